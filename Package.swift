@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// Tessera: the host side (the `tessera` CLI and its TesseraKit library) plus host builds of the kernel's
+// pure-logic micro-libraries, so that allocators and other logic are unit-tested with `swift test`.
+// The kernel itself is not built by SwiftPM: `tessera build` compiles the micro-libraries under lib/ with
+// Embedded Swift for x86_64-unknown-none-elf.
+import PackageDescription
+
+/// A kernel micro-library that also builds for the host: its folder under lib/, its module name.
+func hostLibrary(_ module: String, _ folder: String, dependencies: [Target.Dependency] = []) -> Target {
+    .target(name: module, dependencies: dependencies, path: "lib/\(folder)",
+            exclude: ["library.yaml"])
+}
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .executableTarget(name: "tessera", dependencies: [
+            "TesseraKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TesseraKit", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // Pure-logic kernel micro-libraries, built for the host as well.
+        hostLibrary("AllocatorAPI", "allocator-api"),
+        hostLibrary("AllocRegion", "alloc-region", dependencies: ["AllocatorAPI"]),
+        hostLibrary("AllocTLSF", "alloc-tlsf", dependencies: ["AllocatorAPI"]),
+        hostLibrary("PageAllocator", "page-allocator"),
+        hostLibrary("BootArguments", "boot-arguments"),
+
+        .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
+        .testTarget(name: "KernelLogicTests", dependencies: [
+            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments",
+        ]),
+        .testTarget(name: "ImageTests", dependencies: ["TesseraKit"]),
+    ]
+)

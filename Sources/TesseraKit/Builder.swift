@@ -1,0 +1,177 @@
+// Builder: from a manifest to a bootable image.
+//
+// Steps (`build`):
+//   1. load the manifest and the library catalog, resolve the library graph (errors stop here, before
+//      anything is compiled);
+//   2. compile each library, dependencies first, as one Embedded Swift module for
+//      x86_64-unknown-none-elf (whole-module, -Osize, one section per function) and assemble its .S
+//      files; a library is rebuilt only when its sources, the flags or a dependency changed;
+//   3. generate the wiring file from the kernel's template (one typealias per API slot) and compile it
+//      with the app's sources as the module `App`;
+//   4. link with ld.lld, the kernel's linker script and --gc-sections (so unused functions of selected
+//      libraries vanish too) and a 16-byte file alignment (segments stay page-aligned in memory, but
+//      the file carries no page padding), writing a map file for `tessera size`; keep the unstripped ELF for
+//      symbolizing crash reports, and strip the image that boots.
+// Outputs go to `<app>/.tessera/`. Unselected libraries are never compiled, so they cost zero bytes.
+
+import Foundation
+
+public struct BuildProduct {
+    public var resolved: ResolvedImage
+    /// The stripped, bootable image.
+    public var image: URL
+    /// The same image with its symbol table.
+    public var debugImage: URL
+    public var map: URL
+    public var wiring: URL
+    /// Each object file and the library (or "app") it came from.
+    public var objects: [(library: String, url: URL)]
+    public var compiledLibraries: [String]
+}
+
+public struct Builder {
+    public var toolchain: Toolchain
+    /// The built-in micro-library folder (`lib/` of the Tessera checkout).
+    public var libraryRoot: String
+    /// Progress lines ("compiling kernel"); nil for silence.
+    public var log: ((String) -> Void)?
+
+    public init(toolchain: Toolchain, libraryRoot: String, log: ((String) -> Void)? = nil) {
+        self.toolchain = toolchain
+        self.libraryRoot = libraryRoot
+        self.log = log
+    }
+
+    public static let swiftFlags = [
+        "-target", "x86_64-unknown-none-elf",
+        "-enable-experimental-feature", "Embedded",
+        "-enable-experimental-feature", "Extern",
+        "-wmo", "-parse-as-library", "-Osize",
+        "-Xfrontend", "-function-sections",
+        "-enforce-exclusivity=unchecked",
+    ]
+
+    /// Loads and resolves without building: what `tessera build` checks first.
+    public func resolve(manifestPath: String) throws -> ResolvedImage {
+        let manifest = try Manifest.load(path: manifestPath)
+        let catalog = try LibraryCatalog.load(manifest: manifest, builtinLibraries: libraryRoot)
+        return try LibraryGraph.resolve(manifest: manifest, catalog: catalog)
+    }
+
+    public func build(manifestPath: String) throws -> BuildProduct {
+        let resolved = try resolve(manifestPath: manifestPath)
+        let manifest = resolved.manifest
+        let output = URL(fileURLWithPath: manifest.directory).appendingPathComponent(".tessera")
+        let modules = output.appendingPathComponent("modules")
+        let objects = output.appendingPathComponent("objects")
+        for directory in [modules, objects] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+
+        var products: [(library: String, url: URL)] = []
+        var fingerprints: [String: String] = [:]
+        var compiled: [String] = []
+        var linkerScript: URL?
+        for library in resolved.libraries {
+            let sources = library.sources.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: library.directory + "/")).standardizedFileURL }
+            let swiftSources = sources.filter { $0.pathExtension == "swift" }
+            let assembly = sources.filter { $0.pathExtension == "S" }
+            if let script = try FileManager.default.contentsOfDirectory(atPath: library.directory)
+                .first(where: { $0.hasSuffix(".ld") }) {
+                linkerScript = URL(fileURLWithPath: library.directory).appendingPathComponent(script)
+            }
+            let fingerprint = try Fingerprint.of(files: sources,
+                                                 extra: Self.swiftFlags + library.dependencies.map { fingerprints[$0] ?? "" })
+            fingerprints[library.name] = fingerprint
+            let stamp = objects.appendingPathComponent("\(library.name).stamp")
+            var libraryObjects: [URL] = []
+            if !swiftSources.isEmpty { libraryObjects.append(objects.appendingPathComponent("\(library.name).o")) }
+            for file in assembly {
+                libraryObjects.append(objects.appendingPathComponent("\(library.name)-\(file.deletingPathExtension().lastPathComponent).S.o"))
+            }
+            let upToDate = (try? String(contentsOf: stamp, encoding: .utf8)) == fingerprint
+                && libraryObjects.allSatisfy { FileManager.default.fileExists(atPath: $0.path) }
+            if !upToDate {
+                log?("compiling \(library.name) (\(library.module))")
+                if !swiftSources.isEmpty {
+                    try compileSwift(module: library.module, sources: swiftSources, modules: modules,
+                                     object: libraryObjects[0], emitModule: true)
+                }
+                for (file, object) in zip(assembly, libraryObjects.suffix(assembly.count)) {
+                    try invoke(toolchain.clang, ["--target=x86_64-unknown-none-elf", "-c", file.path, "-o", object.path],
+                               what: "assembling \(file.lastPathComponent)")
+                }
+                try fingerprint.write(to: stamp, atomically: true, encoding: .utf8)
+                compiled.append(library.name)
+            }
+            products += libraryObjects.map { (library.name, $0) }
+        }
+
+        // The wiring file and the app.
+        let wiring = output.appendingPathComponent("Wiring.swift")
+        let template = try kernelTemplate(resolved)
+        let wiringText = WiringGenerator.generate(template: template, resolved: resolved)
+        if (try? String(contentsOf: wiring, encoding: .utf8)) != wiringText {
+            try wiringText.write(to: wiring, atomically: true, encoding: .utf8)
+        }
+        let appObject = objects.appendingPathComponent("app.o")
+        log?("compiling app \(manifest.name)")
+        try compileSwift(module: "App", sources: manifest.app.sourcePaths.map { URL(fileURLWithPath: $0) } + [wiring],
+                         modules: modules, object: appObject, emitModule: false)
+        products.append(("app", appObject))
+
+        guard let linkerScript else { throw ToolError("no selected library provides a linker script (*.ld)") }
+        let debugImage = output.appendingPathComponent("\(manifest.name).dbg.elf")
+        let image = output.appendingPathComponent("\(manifest.name).elf")
+        let map = output.appendingPathComponent("\(manifest.name).map")
+        log?("linking \(image.lastPathComponent)")
+        try invoke(toolchain.linker, ["-T", linkerScript.path, "--gc-sections", "-nostdlib", "-static",
+                                      "-z", "max-page-size=16", "-z", "noexecstack", "--build-id=none",
+                                      "-Map", map.path, "-o", debugImage.path]
+                   + products.map(\.url.path) + [toolchain.unicodeDataTables.path],
+                   what: "linking")
+        try invoke(toolchain.objcopy, ["--strip-all", debugImage.path, image.path], what: "stripping")
+        return BuildProduct(resolved: resolved, image: image, debugImage: debugImage, map: map, wiring: wiring,
+                            objects: products, compiledLibraries: compiled)
+    }
+
+    func kernelTemplate(_ resolved: ResolvedImage) throws -> String {
+        for library in resolved.libraries {
+            let candidate = URL(fileURLWithPath: library.directory).appendingPathComponent("Wiring.swift.in")
+            if let text = try? String(contentsOf: candidate, encoding: .utf8) { return text }
+        }
+        throw ToolError("no selected library provides the wiring template (Wiring.swift.in)")
+    }
+
+    func compileSwift(module: String, sources: [URL], modules: URL, object: URL, emitModule: Bool) throws {
+        var arguments = Self.swiftFlags + ["-module-name", module, "-I", modules.path, "-emit-object", "-o", object.path]
+        if emitModule {
+            arguments += ["-emit-module", "-emit-module-path", modules.appendingPathComponent("\(module).swiftmodule").path]
+        }
+        try invoke(toolchain.swiftc, arguments + sources.map(\.path), what: "compiling \(module)")
+    }
+
+    func invoke(_ tool: URL, _ arguments: [String], what: String) throws {
+        let result = try runCommand(tool, arguments)
+        guard result.status == 0 else {
+            throw ToolError("\(what) failed (\(tool.lastPathComponent) exited \(result.status)):\n\(result.output)")
+        }
+    }
+}
+
+/// A content hash (FNV-1a, 64-bit) of files and strings, to decide what to rebuild.
+enum Fingerprint {
+    static func of(files: [URL], extra: [String]) throws -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            hash = (hash ^ 0xFF) &* 0x100_0000_01B3
+        }
+        for file in files {
+            mix(file.lastPathComponent.utf8)
+            mix(try Data(contentsOf: file))
+        }
+        for string in extra { mix(string.utf8) }
+        return String(hash, radix: 16)
+    }
+}

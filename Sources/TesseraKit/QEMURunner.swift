@@ -1,0 +1,169 @@
+// QEMURunner: boots a built image under QEMU and turns the guest's ending into an exit code.
+//
+// The guest's console is the first serial port, attached to QEMU's stdio; its output comes back
+// through a pipe so that crash-report backtrace lines can be symbolized on the way (the image keeps no
+// symbol names; the build keeps an unstripped copy). The guest ends by writing its exit code to the
+// debug console (port 0xE9, attached to a private file) and then to isa-debug-exit, so every code
+// 0-255 reaches `tessera run` intact and a VM that died without that record (QEMU error, triple fault,
+// killed) is reported as such (exit 125), never mistaken for a guest's code.
+// Ctrl-C: QEMU's stdio chardev is created with signal=on, so SIGINT stops QEMU; tessera waits for it
+// and exits 130.
+
+import Foundation
+
+public enum Machine: String, CaseIterable {
+    case microvm = "qemu-microvm"
+    case pc = "qemu-pc"
+    case q35 = "qemu-q35"
+
+    var qemuMachine: String {
+        switch self {
+        case .microvm: return "microvm,x-option-roms=off,acpi=off"
+        case .pc: return "pc"
+        case .q35: return "q35"
+        }
+    }
+}
+
+public enum Accelerator: String, CaseIterable {
+    case auto, kvm, tcg
+}
+
+public struct RunOptions {
+    public var image: URL
+    public var debugImage: URL?
+    public var machine: Machine
+    public var memoryBytes: UInt64
+    public var kernelParameters: [String] = []
+    public var arguments: [String]
+    public var accelerator: Accelerator = .auto
+    /// Receives each console line (already symbolized); nil prints to stdout.
+    public var consoleSink: ((String) -> Void)? = nil
+
+    public init(image: URL, debugImage: URL?, machine: Machine, memoryBytes: UInt64, arguments: [String]) {
+        self.image = image
+        self.debugImage = debugImage
+        self.machine = machine
+        self.memoryBytes = memoryBytes
+        self.arguments = arguments
+    }
+}
+
+public struct RunResult {
+    /// The guest's exit code, or nil when the VM ended without reporting one.
+    public var guestExitCode: UInt8?
+    public var qemuStatus: Int32
+    public var interrupted: Bool
+    public var accelerator: Accelerator
+
+    /// What `tessera run` exits with: the guest's code, 130 after Ctrl-C, 125 otherwise.
+    public var exitCode: Int32 {
+        if let code = guestExitCode { return Int32(code) }
+        return interrupted ? 130 : 125
+    }
+}
+
+nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
+
+public enum QEMURunner {
+    public static let qemuName = "qemu-system-x86_64"
+
+    public static func locateQEMU() throws -> URL {
+        if let url = findExecutable(qemuName) { return url }
+        throw ToolError("\(qemuName) not found: install QEMU, e.g. `apt-get install qemu-system-x86` on Debian or Ubuntu")
+    }
+
+    /// Quotes one word for the guest's command-line parser (BootArguments).
+    public static func quote(_ word: String) -> String {
+        let safe = !word.isEmpty && word.allSatisfy { !$0.isWhitespace && $0 != "\"" && $0 != "\\" }
+        if safe && word != "--" { return word }
+        var quoted = "\""
+        for character in word {
+            if character == "\"" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "\""
+    }
+
+    /// The kernel command line: kernel parameters, `--`, app arguments.
+    public static func commandLine(kernel: [String], arguments: [String]) -> String {
+        (kernel.map(quote) + ["--"] + arguments.map(quote)).joined(separator: " ")
+    }
+
+    public static func qemuArguments(_ options: RunOptions, accelerator: Accelerator, exitRecord: URL) -> [String] {
+        let kib = max(options.memoryBytes / 1024, 1)
+        var arguments = [
+            "-M", options.machine.qemuMachine,
+            "-m", "\(kib)K",
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-chardev", "stdio,id=console,signal=on",
+            "-serial", "chardev:console",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-debugcon", "file:\(exitRecord.path)",
+            "-kernel", options.image.path,
+            "-append", commandLine(kernel: options.kernelParameters, arguments: options.arguments),
+        ]
+        switch accelerator {
+        case .kvm: arguments += ["-accel", "kvm", "-cpu", "host"]
+        default: arguments += ["-accel", "tcg", "-cpu", "max"]
+        }
+        return arguments
+    }
+
+    public static func run(_ options: RunOptions, notice: (String) -> Void) throws -> RunResult {
+        let qemu = try locateQEMU()
+        var accelerator = options.accelerator
+        if accelerator != .tcg {
+            switch KVMProbe.probe() {
+            case .usable:
+                accelerator = .kvm
+            case .unusable(let reason):
+                if accelerator == .kvm { throw ToolError("KVM requested but not usable: \(reason)") }
+                notice("tessera: KVM not usable (\(reason)); using TCG software emulation")
+                accelerator = .tcg
+            }
+        }
+
+        let exitRecord = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tessera-exit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        FileManager.default.createFile(atPath: exitRecord.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: exitRecord) }
+
+        let process = Process()
+        process.executableURL = qemu
+        process.arguments = qemuArguments(options, accelerator: accelerator, exitRecord: exitRecord)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+
+        interruptRequested = 0
+        let previous = signal(SIGINT) { _ in interruptRequested = 1 }
+        defer { signal(SIGINT, previous) }
+        try process.run()
+
+        let symbolizer = options.debugImage.flatMap { try? Symbolizer(image: $0) }
+        let sink = options.consoleSink ?? { line in
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+        var pending = Data()
+        let handle = output.fileHandleForReading
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                var line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending.removeSubrange(pending.startIndex...newline)
+                if line.hasSuffix("\r") { line.removeLast() }
+                sink(symbolizer?.symbolize(line: line) ?? line)
+            }
+        }
+        if !pending.isEmpty { sink(String(decoding: pending, as: UTF8.self)) }
+        if interruptRequested != 0 && process.isRunning { process.terminate() }
+        process.waitUntilExit()
+
+        let record = (try? Data(contentsOf: exitRecord)) ?? Data()
+        return RunResult(guestExitCode: record.last, qemuStatus: process.terminationStatus,
+                         interrupted: interruptRequested != 0, accelerator: accelerator)
+    }
+}

@@ -1,0 +1,190 @@
+// tessera: build and run Tessera unikernel images.
+//
+// Exit codes scripts can rely on:
+//   build, size, libs:  0 success, 65 invalid manifest or library descriptor, 1 any other failure
+//   run:                the guest's own exit code (0-255); 125 when tessera itself failed (invalid
+//                       manifest, build error, QEMU missing, VM ended without an exit status);
+//                       130 after Ctrl-C. Guest panics exit 134, CPU exceptions 139.
+
+import ArgumentParser
+import Foundation
+import TesseraKit
+
+struct Tessera: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Build and run Tessera unikernel images: one app, linked with exactly the OS it needs.",
+        discussion: """
+            An image is described by a tessera.yaml manifest in the app's folder. Typical use:
+              tessera build examples/hello        # compile and link the image
+              tessera run examples/hello -- 7     # boot it under QEMU; exits with the guest's code
+              tessera size examples/hello         # bytes per micro-library
+              tessera libs                        # every micro-library and the API it implements
+            """,
+        subcommands: [Build.self, Run.self, Size.self, Libs.self])
+}
+
+/// Where the built-in micro-libraries are: $TESSERA_HOME/lib, or the `lib/` folder of the checkout
+/// this executable was built in, or one found walking up from the current folder.
+func libraryRoot() throws -> String {
+    let fm = FileManager.default
+    if let home = ProcessInfo.processInfo.environment["TESSERA_HOME"] {
+        return URL(fileURLWithPath: home).appendingPathComponent("lib").path
+    }
+    var candidates: [URL] = []
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    candidates.append(executable.deletingLastPathComponent())
+    candidates.append(URL(fileURLWithPath: fm.currentDirectoryPath))
+    for start in candidates {
+        var directory = start
+        for _ in 0..<8 {
+            let lib = directory.appendingPathComponent("lib/kernel/library.yaml")
+            if fm.fileExists(atPath: lib.path) { return directory.appendingPathComponent("lib").path }
+            directory = directory.deletingLastPathComponent()
+        }
+    }
+    throw ToolError("cannot find Tessera's micro-libraries: set TESSERA_HOME to the Tessera checkout")
+}
+
+func manifestPath(_ directory: String) -> String {
+    directory.hasSuffix(".yaml") ? directory : URL(fileURLWithPath: directory).appendingPathComponent("tessera.yaml").path
+}
+
+func fail(_ error: Error, code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    if error is Diagnostics { return ExitCode(65) }
+    return ExitCode(code)
+}
+
+func makeBuilder(quiet: Bool) throws -> Builder {
+    try Builder(toolchain: Toolchain.locate(), libraryRoot: libraryRoot(), log: quiet ? nil : { line in
+        FileHandle.standardError.write(Data("tessera: \(line)\n".utf8))
+    })
+}
+
+struct BuildOptions: ParsableArguments {
+    @Argument(help: "The app folder holding tessera.yaml (or the manifest file itself).")
+    var directory: String = "."
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+}
+
+struct Build: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile the micro-libraries a manifest selects and link the image.",
+        discussion: "Outputs go to DIR/.tessera/: NAME.elf (bootable), NAME.dbg.elf (with symbols), NAME.map, Wiring.swift.")
+
+    @OptionGroup var options: BuildOptions
+
+    func run() throws {
+        do {
+            let product = try makeBuilder(quiet: options.quiet).build(manifestPath: manifestPath(options.directory))
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: product.image.path)[.size] as? Int) ?? 0
+            print("\(product.image.path) (\(bytes) bytes)")
+        } catch {
+            throw fail(error, code: 1)
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build (if needed) and boot an image; exit with the guest's exit code.",
+        discussion: """
+            Arguments after `--` go to the app (they replace the manifest's `arguments`).
+            KVM is used when usable, else TCG with a one-line notice. Ctrl-C stops the VM.
+            Exit codes: the guest's code; 125 tessera failed; 130 interrupted; 134 guest panic; 139 guest crash.
+            """)
+
+    @OptionGroup var options: BuildOptions
+
+    @Option(name: .long, help: "qemu-microvm, qemu-pc or qemu-q35 (default: the manifest's platform).")
+    var platform: String?
+
+    @Option(name: .shortAndLong, help: "Guest memory, e.g. 2M, 512K, 1G (default: the manifest's memory).")
+    var memory: String?
+
+    @Option(name: .long, help: "auto, kvm or tcg.")
+    var accel: String = "auto"
+
+    @Flag(name: .long, help: "Ask the kernel to print boot-time figures (entry to main, in cycles and µs).")
+    var bootStats = false
+
+    @Argument(parsing: .postTerminator, help: "Arguments for the app.")
+    var arguments: [String] = []
+
+    func run() throws {
+        do {
+            let product = try makeBuilder(quiet: true).build(manifestPath: manifestPath(options.directory))
+            let manifest = product.resolved.manifest
+            let platformName = platform ?? manifest.platform
+            guard let machine = Machine(rawValue: platformName) else {
+                throw ValidationError("unknown platform '\(platformName)'; valid choices: \(Machine.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            var memoryBytes = manifest.memory
+            if let memory {
+                guard let parsed = Manifest.parseMemory(memory) else {
+                    throw ValidationError("invalid memory size '\(memory)'; use e.g. 512K, 2M or 1G")
+                }
+                memoryBytes = parsed
+            }
+            guard let accelerator = Accelerator(rawValue: accel) else {
+                throw ValidationError("unknown accelerator '\(accel)'; valid choices: auto, kvm, tcg")
+            }
+            var runOptions = RunOptions(image: product.image, debugImage: product.debugImage, machine: machine,
+                                        memoryBytes: memoryBytes,
+                                        arguments: arguments.isEmpty ? manifest.arguments : arguments)
+            runOptions.accelerator = accelerator
+            if bootStats { runOptions.kernelParameters.append("tessera.bootstats") }
+            let result = try QEMURunner.run(runOptions) { notice in
+                FileHandle.standardError.write(Data((notice + "\n").utf8))
+            }
+            if result.guestExitCode == nil && !result.interrupted {
+                FileHandle.standardError.write(Data("tessera: the VM stopped without an exit status (QEMU exited with \(result.qemuStatus))\n".utf8))
+            }
+            throw ExitCode(result.exitCode)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch let validation as ValidationError {
+            throw validation
+        } catch {
+            throw fail(error, code: 125)
+        }
+    }
+}
+
+struct Size: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build an image and show its size per micro-library (text, rodata, data, bss).")
+
+    @OptionGroup var options: BuildOptions
+
+    func run() throws {
+        do {
+            let product = try makeBuilder(quiet: true).build(manifestPath: manifestPath(options.directory))
+            print(try SizeReport(product: product).formatted())
+        } catch {
+            throw fail(error, code: 1)
+        }
+    }
+}
+
+struct Libs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every micro-library: the API it defines or implements, its dependencies, what it is.")
+
+    @Option(name: .long, help: "Also search this folder of micro-libraries (as a manifest's library-paths does).")
+    var path: [String] = []
+
+    func run() throws {
+        do {
+            let catalog = try LibraryCatalog.load(searchPaths: path + [libraryRoot()])
+            print(LibraryListing.format(catalog))
+        } catch {
+            throw fail(error, code: 1)
+        }
+    }
+}
+
+Tessera.main()

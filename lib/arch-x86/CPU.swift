@@ -1,0 +1,107 @@
+// CPU: typed Swift access to the x86-64 instructions implemented in cpu.S.
+//
+// Swift cannot emit privileged or port-I/O instructions, so each one is a few-instruction assembly
+// function declared here with @_extern(c). Everything else in the kernel reaches the hardware through
+// these wrappers (or through a platform library built on them), never through its own assembly.
+
+@_extern(c, "tessera_outb") func _outb(_ port: UInt16, _ value: UInt8)
+@_extern(c, "tessera_inb") func _inb(_ port: UInt16) -> UInt8
+@_extern(c, "tessera_outl") func _outl(_ port: UInt16, _ value: UInt32)
+@_extern(c, "tessera_inl") func _inl(_ port: UInt16) -> UInt32
+@_extern(c, "tessera_rdtsc") func _rdtsc() -> UInt64
+@_extern(c, "tessera_rdrand") func _rdrand(_ out: UnsafeMutablePointer<UInt64>) -> Bool
+@_extern(c, "tessera_cpuid") func _cpuid(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)
+@_extern(c, "tessera_read_cr0") func _readCR0() -> UInt64
+@_extern(c, "tessera_read_cr2") func _readCR2() -> UInt64
+@_extern(c, "tessera_read_cr3") func _readCR3() -> UInt64
+@_extern(c, "tessera_read_cr4") func _readCR4() -> UInt64
+@_extern(c, "tessera_halt") func _halt()
+@_extern(c, "tessera_halt_forever") func _haltForever()
+@_extern(c, "tessera_lidt") func _lidt(_ pointer: UnsafeRawPointer)
+@_extern(c, "tessera_lgdt") func _lgdt(_ pointer: UnsafeRawPointer)
+@_extern(c, "tessera_ltr") func _ltr(_ selector: UInt16)
+@_extern(c, "tessera_read_rbp") func _readRBP() -> UInt
+@_extern(c, "tessera_unmap_null_page") func _unmapNullPage()
+@_extern(c, "tessera_boot_timestamp") func _bootTimestamp() -> UInt64
+
+/// The result of one CPUID query.
+public struct CPUIDResult {
+    public var eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32
+}
+
+public enum CPU {
+    @inline(__always) public static func outb(_ port: UInt16, _ value: UInt8) { _outb(port, value) }
+    @inline(__always) public static func inb(_ port: UInt16) -> UInt8 { _inb(port) }
+    @inline(__always) public static func outl(_ port: UInt16, _ value: UInt32) { _outl(port, value) }
+    @inline(__always) public static func inl(_ port: UInt16) -> UInt32 { _inl(port) }
+
+    /// The time-stamp counter.
+    @inline(__always) public static func timestamp() -> UInt64 { _rdtsc() }
+
+    /// The TSC value stamped by boot.S at the very first instruction of the kernel.
+    public static var bootTimestamp: UInt64 { _bootTimestamp() }
+
+    public static func cpuid(_ leaf: UInt32, _ subleaf: UInt32 = 0) -> CPUIDResult {
+        var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+        withUnsafeMutablePointer(to: &r) {
+            $0.withMemoryRebound(to: UInt32.self, capacity: 4) { _cpuid(leaf, subleaf, $0) }
+        }
+        return CPUIDResult(eax: r.0, ebx: r.1, ecx: r.2, edx: r.3)
+    }
+
+    /// True when the CPU has RDRAND (CPUID.1:ECX bit 30).
+    public static var hasRDRAND: Bool { cpuid(1).ecx & (1 << 30) != 0 }
+
+    /// A hardware random number, or nil when RDRAND is absent or keeps failing.
+    public static func hardwareRandom() -> UInt64? {
+        guard hasRDRAND else { return nil }
+        var value: UInt64 = 0
+        return _rdrand(&value) ? value : nil
+    }
+
+    /// The TSC frequency in Hz when the CPU or hypervisor states it (CPUID 0x15, the hypervisor leaf
+    /// 0x40000010, or CPUID 0x16's base frequency), else nil. Issue-level calibration against a timer
+    /// belongs to the clock library.
+    public static func statedTSCFrequency() -> UInt64? {
+        let maxLeaf = cpuid(0).eax
+        if maxLeaf >= 0x15 {
+            let r = cpuid(0x15)
+            if r.eax != 0 && r.ebx != 0 && r.ecx != 0 {
+                return UInt64(r.ecx) * UInt64(r.ebx) / UInt64(r.eax)
+            }
+        }
+        if cpuid(1).ecx & (1 << 31) != 0 {          // running under a hypervisor
+            let maxHypervisorLeaf = cpuid(0x4000_0000).eax
+            if maxHypervisorLeaf >= 0x4000_0010 {
+                let khz = cpuid(0x4000_0010).eax
+                if khz != 0 { return UInt64(khz) * 1000 }
+            }
+        }
+        if maxLeaf >= 0x16 {
+            let mhz = cpuid(0x16).eax & 0xFFFF
+            if mhz != 0 { return UInt64(mhz) * 1_000_000 }
+        }
+        return nil
+    }
+
+    /// Unmaps page 0, so that null dereferences fault. Call once the boot information is read.
+    public static func unmapNullPage() { _unmapNullPage() }
+
+    public static var cr0: UInt64 { _readCR0() }
+    /// The faulting address of the last page fault.
+    public static var cr2: UInt64 { _readCR2() }
+    public static var cr3: UInt64 { _readCR3() }
+    public static var cr4: UInt64 { _readCR4() }
+
+    /// Waits for the next interrupt.
+    @inline(__always) public static func halt() { _halt() }
+    /// Disables interrupts and halts for good.
+    public static func haltForever() -> Never {
+        _haltForever()
+        while true {}                          // not reached: the assembly never returns
+    }
+
+    /// The frame pointer of the function that calls this one.
+    @inline(never) public static func framePointer() -> UInt { _readRBP() }
+}
+

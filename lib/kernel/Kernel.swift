@@ -1,0 +1,160 @@
+// Kernel: the boot sequence and the memory services behind the Swift runtime.
+//
+// Boot order (each step one call in `start`):
+//   1. console up, so that everything after can report;
+//   2. GDT/TSS/IDT installed: from here a fault prints a crash report instead of rebooting;
+//   3. the platform reads its boot information (memory map, command line);
+//   4. RAM at or above 1 MiB goes to the page allocator, minus the kernel image;
+//   5. the command line is parsed into kernel parameters and app arguments (this allocates);
+//   6. page 0 is unmapped (null dereferences fault from here), and RAM below 1 MiB, where the loader
+//      left the boot information, joins the page allocator;
+//   7. the app's `main` runs, and its result becomes the guest's exit code.
+// The heap starts empty and grows from the page allocator on demand (`allocate`), so an image uses
+// only the memory its app touches; when pages run out the kernel panics with the figures.
+
+import AllocatorAPI
+import ArchX86
+import BootArguments
+import ConsoleAPI
+import PageAllocator
+import PlatformAPI
+
+@_extern(c, "tessera_kernel_bounds") func _kernelBounds(_ out: UnsafeMutablePointer<UInt>)
+
+public enum Kernel<I: Image> {
+    /// The smallest heap extension, in pages: fewer, larger regions keep allocators efficient.
+    static var heapGrowthPages: Int { 16 }
+
+    public static func start(bootInfo: UInt) -> Never {
+        I.Console.initialize()
+        Traps.install()
+        I.Platform.initialize(bootInfo: bootInfo)
+        addMemory(below1MiB: false)
+        let arguments = BootArguments(parsing: I.Platform.commandLine)
+        CPU.unmapNullPage()
+        addMemory(below1MiB: true)
+        if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
+        let code = I.App.main(arguments: arguments.application)
+        exit(code: code)
+    }
+
+    /// Ends the guest with `code` (truncated to 0-255, as a process exit status is).
+    public static func exit(code: Int32) -> Never {
+        I.Platform.exit(code: UInt8(truncatingIfNeeded: code))
+    }
+
+    /// The kernel image's bounds in physical memory.
+    public static var kernelBounds: (start: UInt, end: UInt) {
+        var bounds: (UInt, UInt) = (0, 0)
+        withUnsafeMutablePointer(to: &bounds) {
+            $0.withMemoryRebound(to: UInt.self, capacity: 2) { _kernelBounds($0) }
+        }
+        return (bounds.0, bounds.1)
+    }
+
+    static func addMemory(below1MiB: Bool) {
+        let oneMiB: UInt = 0x10_0000
+        let (kernelStart, kernelEnd) = kernelBounds
+        I.Platform.forEachMemoryRegion { region in
+            var base = below1MiB ? max(region.base, 0x1000) : max(region.base, oneMiB)
+            var end = below1MiB ? min(region.end, oneMiB) : region.end
+            // Leave the kernel image out of the range (it sits at 1 MiB).
+            if base >= kernelStart && base < kernelEnd { base = kernelEnd }
+            if end > kernelStart && end <= kernelEnd { end = kernelStart }
+            guard end > base else { return }
+            if base < kernelStart && end > kernelEnd {
+                physicalPages.addRange(base: base, size: kernelStart - base)
+                physicalPages.addRange(base: kernelEnd, size: end - kernelEnd)
+            } else {
+                physicalPages.addRange(base: base, size: end - base)
+            }
+        }
+    }
+
+    /// posix_memalign's semantics: 0 and `*result` on success. Out of memory is a panic, not an error
+    /// code: the Swift runtime cannot recover from a failed allocation anyway.
+    public static func allocate(_ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
+                                alignment: Int, size: Int) -> Int32 {
+        guard alignment > 0 && alignment & (alignment - 1) == 0 else { return 22 }   // EINVAL
+        if let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) {
+            result.pointee = pointer
+            return 0
+        }
+        growHeap(toFit: size, alignment: alignment)
+        guard let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) else {
+            outOfMemory(size: size, alignment: alignment)
+        }
+        result.pointee = pointer
+        return 0
+    }
+
+    public static func free(_ pointer: UnsafeMutableRawPointer?) {
+        I.withHeap { $0.free(pointer) }
+    }
+
+    static func growHeap(toFit size: Int, alignment: Int) {
+        // Room for the request, its alignment and the allocator's bookkeeping.
+        let needed = (size + alignment + 256 + 4095) / 4096
+        for attempt in 0..<2 {
+            let pages = attempt == 0 ? max(needed, heapGrowthPages) : needed
+            if let base = physicalPages.allocate(pages: pages, alignmentPages: 1),
+               let start = UnsafeMutableRawPointer(bitPattern: base) {
+                if I.withHeap({ $0.addRegion(start, size: pages * 4096) }) { return }
+                physicalPages.free(base, pages: pages)
+            }
+        }
+    }
+
+    static func outOfMemory(size: Int, alignment: Int) -> Never {
+        typealias Out = Output<I.Console>
+        Out.newline()
+        Out.text("tessera: panic: out of memory: cannot allocate ")
+        Out.bytes(size)
+        Out.text(" aligned to ")
+        Out.decimal(alignment)
+        Out.newline()
+        reportMemory()
+        exit(code: Panic.exitCode)
+    }
+
+    /// The allocator's and the page allocator's figures, one line each.
+    public static func reportMemory() {
+        typealias Out = Output<I.Console>
+        let heap = I.withHeap { $0.statistics }
+        Out.text("  heap (")
+        Out.text(I.Allocator.name)
+        Out.text("): in use ")
+        Out.bytes(heap.inUseBytes)
+        Out.text(", peak ")
+        Out.bytes(heap.peakInUseBytes)
+        Out.text(", free ")
+        Out.bytes(heap.freeBytes)
+        Out.text(", managed ")
+        Out.bytes(heap.managedBytes)
+        Out.newline()
+        Out.text("  pages: ")
+        Out.decimal(physicalPages.freePages)
+        Out.text(" free of ")
+        Out.decimal(physicalPages.totalPages)
+        Out.text(" (4 KiB each)")
+        Out.newline()
+    }
+
+    static func reportBootTime() {
+        typealias Out = Output<I.Console>
+        let cycles = CPU.timestamp() &- CPU.bootTimestamp
+        Out.text("tessera: boot: entry to main ")
+        Out.decimal(cycles)
+        Out.text(" cycles")
+        if let hz = CPU.statedTSCFrequency(), hz > 0 {
+            Out.text(", ")
+            Out.decimal(cycles &* 1_000_000 / hz)
+            Out.text(" us at ")
+            Out.decimal(hz / 1_000_000)
+            Out.text(" MHz TSC")
+        } else {
+            Out.text(" (TSC frequency not stated by the CPU)")
+        }
+        Out.newline()
+    }
+}

@@ -1,0 +1,34 @@
+// The platform API: what the kernel needs from whatever booted it.
+//
+// A platform library knows one boot protocol and one way to leave (for QEMU: the PVH start info and
+// the isa-debug-exit device; for Tessera's own monitor later: its boot-info block and hypercalls). Like
+// the console it is a singleton with static operations, bound by the generated wiring.
+
+/// One range of usable RAM.
+public struct MemoryRegion {
+    public var base: UInt
+    public var size: UInt
+    public init(base: UInt, size: UInt) {
+        self.base = base
+        self.size = size
+    }
+    public var end: UInt { base + size }
+}
+
+public protocol Platform {
+    /// A short name for reports ("qemu-pvh").
+    static var name: StaticString { get }
+
+    /// Reads the boot information. `bootInfo` is what the boot code received (for PVH the physical
+    /// address of the start info). Called once, before anything else asks the platform.
+    static func initialize(bootInfo: UInt)
+
+    /// Usable RAM, as the platform describes it, in ascending order.
+    static func forEachMemoryRegion(_ body: (MemoryRegion) -> Void)
+
+    /// The command line, as bytes (not NUL-terminated), or an empty buffer.
+    static var commandLine: UnsafeBufferPointer<UInt8> { get }
+
+    /// Ends the guest. `code` is what `tessera run` exits with (0-255).
+    static func exit(code: UInt8) -> Never
+}
