@@ -110,8 +110,20 @@ public enum QEMURunner {
         return arguments
     }
 
+    /// The smallest guest memory that holds the image (its highest loaded byte, bss included) plus
+    /// 16 KiB of heap. Booting with less would load the kernel where there is no RAM and hang.
+    public static func minimumMemory(for image: URL) throws -> UInt64 {
+        let elf = try ELFFile(contentsOf: image)
+        let end = elf.segments.filter(\.isLoad).map { $0.physicalAddress + $0.memorySize }.max() ?? 0
+        return (end + 16 * 1024 + 1023) / 1024 * 1024
+    }
+
     public static func run(_ options: RunOptions, notice: (String) -> Void) throws -> RunResult {
         let qemu = try locateQEMU()
+        let minimum = try minimumMemory(for: options.image)
+        guard options.memoryBytes >= minimum else {
+            throw ToolError("guest memory \(options.memoryBytes / 1024)K is too small for this image: it needs at least \(minimum / 1024)K (the kernel is loaded at 1 MiB)")
+        }
         var accelerator = options.accelerator
         if accelerator != .tcg {
             switch KVMProbe.probe() {

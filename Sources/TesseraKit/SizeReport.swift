@@ -3,7 +3,8 @@
 // The linker map (ld.lld -Map) lists every input section that survived --gc-sections, with its size,
 // its object file and the output section it went to. Each object belongs to one library (the build
 // knows which), so summing input sections per library and per kind (text = .text; rodata = .rodata
-// and notes; data = .data and .got; bss = .bss) gives an exact breakdown of the linked image.
+// and notes; data = .data and .got; bss = .bss) gives an exact breakdown of the linked image. String
+// and constant literals that the linker merged across objects are shown as "(merged constants)".
 
 import Foundation
 
@@ -41,13 +42,14 @@ public struct SizeReport {
             }
             guard let colon = rest.range(of: ":("), size > 0 else { continue }
             let path = String(rest[..<colon.lowerBound])
-            let library = owners[path] ?? Self.archiveName(path)
+            let library = path == "<internal>" ? "(merged constants)" : owners[path] ?? Self.archiveName(path)
             var row = byLibrary[library] ?? Row(library: library)
             switch outputSection {
             case ".text": row.text += size
             case ".rodata", ".note.tessera": row.rodata += size
+            case ".data": row.data += size
             case ".bss": row.bss += size
-            default: row.data += size
+            default: continue            // not loaded: symbol tables, comments
             }
             byLibrary[library] = row
         }

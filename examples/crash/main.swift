@@ -10,13 +10,14 @@ struct Crash: Application {
         if mode.utf8.elementsEqual("trap".utf8) {
             return overflow(Int32.max - Int32(arguments.count))
         }
-        writeThroughNull(UInt(arguments.count) - 1)
+        writeThroughNull(UInt(arguments.count))
         return 0
     }
 
     @inline(never)
-    static func writeThroughNull(_ address: UInt) {
-        let pointer = UnsafeMutablePointer<UInt64>(bitPattern: address &* 0 &+ 8)!
+    static func writeThroughNull(_ seed: UInt) {
+        // The address is computed at run time, so the optimizer cannot prove the store is invalid.
+        let pointer = UnsafeMutablePointer<UInt64>(bitPattern: (seed & 0) | 8)!
         pointer.pointee = 0xDEAD
     }
 

@@ -3,11 +3,10 @@
 // Boot order (each step one call in `start`):
 //   1. console up, so that everything after can report;
 //   2. GDT/TSS/IDT installed: from here a fault prints a crash report instead of rebooting;
-//   3. the platform reads its boot information (memory map, command line);
-//   4. RAM at or above 1 MiB goes to the page allocator, minus the kernel image;
-//   5. the command line is parsed into kernel parameters and app arguments (this allocates);
-//   6. page 0 is unmapped (null dereferences fault from here), and RAM below 1 MiB, where the loader
-//      left the boot information, joins the page allocator;
+//   3. the platform copies its boot information (memory map, command line) out of loader memory;
+//   4. page 0 is unmapped: null dereferences fault from here;
+//   5. all RAM goes to the page allocator, minus page 0 and the kernel image;
+//   6. the command line is parsed into kernel parameters and app arguments (this allocates);
 //   7. the app's `main` runs, and its result becomes the guest's exit code.
 // The heap starts empty and grows from the page allocator on demand (`allocate`), so an image uses
 // only the memory its app touches; when pages run out the kernel panics with the figures.
@@ -29,10 +28,9 @@ public enum Kernel<I: Image> {
         I.Console.initialize()
         Traps.install()
         I.Platform.initialize(bootInfo: bootInfo)
-        addMemory(below1MiB: false)
-        let arguments = BootArguments(parsing: I.Platform.commandLine)
         CPU.unmapNullPage()
-        addMemory(below1MiB: true)
+        addMemory()
+        let arguments = BootArguments(parsing: I.Platform.commandLine)
         if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
         let code = I.App.main(arguments: arguments.application)
         exit(code: code)
@@ -52,12 +50,11 @@ public enum Kernel<I: Image> {
         return (bounds.0, bounds.1)
     }
 
-    static func addMemory(below1MiB: Bool) {
-        let oneMiB: UInt = 0x10_0000
+    static func addMemory() {
         let (kernelStart, kernelEnd) = kernelBounds
         I.Platform.forEachMemoryRegion { region in
-            var base = below1MiB ? max(region.base, 0x1000) : max(region.base, oneMiB)
-            var end = below1MiB ? min(region.end, oneMiB) : region.end
+            var base = max(region.base, 0x1000)
+            var end = region.end
             // Leave the kernel image out of the range (it sits at 1 MiB).
             if base >= kernelStart && base < kernelEnd { base = kernelEnd }
             if end > kernelStart && end <= kernelEnd { end = kernelStart }

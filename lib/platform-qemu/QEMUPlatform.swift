@@ -6,7 +6,8 @@
 //    16  u64 modlist_paddr          24  u64 cmdline_paddr  32  u64 rsdp_paddr
 //    40  u64 memmap_paddr           48  u32 memmap_entries (version >= 1)
 // and each memory-map entry is { u64 addr, u64 size, u32 type (1 = RAM), u32 reserved }.
-// Everything is copied out during `initialize`, so the kernel may reuse the low memory it lived in.
+// Everything is copied out during `initialize` (the command line into a 4 KiB static buffer), so the
+// kernel may hand the low memory it lived in to the allocators right away.
 //
 // Exit: the runner attaches isa-debugcon (port 0xE9) to a file and isa-debug-exit (port 0xF4). The
 // guest first writes its exit code byte to the debug console — the runner's proof that the guest ended
@@ -18,10 +19,9 @@ import PlatformAPI
 public enum QEMUPlatform: Platform {
     static let startInfoMagic: UInt32 = 0x336E_C578
     static let maximumRegions = 16
-    static let maximumCommandLine = 4096
 
     nonisolated(unsafe) static var regions = RegionList()
-    nonisolated(unsafe) static var commandLineStart: UnsafePointer<UInt8>? = nil
+    nonisolated(unsafe) static var commandLineCopy = CommandLineBuffer()
     nonisolated(unsafe) static var commandLineLength = 0
 
     public static var name: StaticString { "qemu-pvh" }
@@ -34,8 +34,12 @@ public enum QEMUPlatform: Platform {
         let commandLine = UInt(info.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         if let text = UnsafePointer<UInt8>(bitPattern: commandLine) {
             var length = 0
-            while length < maximumCommandLine && text[length] != 0 { length += 1 }
-            commandLineStart = text
+            withUnsafeMutableBytes(of: &commandLineCopy) { copy in
+                while length < copy.count && text[length] != 0 {
+                    copy[length] = text[length]
+                    length += 1
+                }
+            }
             commandLineLength = length
         }
 
@@ -56,10 +60,11 @@ public enum QEMUPlatform: Platform {
         regions.forEach(body)
     }
 
-    /// The command line stays where the loader put it: the kernel parses it into Swift strings before
-    /// it hands low memory to the allocators.
+    /// The copy of the command line (at most 4 KiB; longer lines are cut).
     public static var commandLine: UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(start: commandLineStart, count: commandLineLength)
+        withUnsafeBytes(of: &commandLineCopy) {
+            UnsafeBufferPointer(start: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: commandLineLength)
+        }
     }
 
     public static func exit(code: UInt8) -> Never {
@@ -67,6 +72,13 @@ public enum QEMUPlatform: Platform {
         CPU.outl(0xF4, UInt32(code))         // isa-debug-exit: QEMU exits now
         CPU.haltForever()                    // no debug-exit device: stop here
     }
+}
+
+/// 4 KiB of static storage for the command line.
+struct CommandLineBuffer {
+    var words: (SIMD64<UInt64>, SIMD64<UInt64>, SIMD64<UInt64>, SIMD64<UInt64>,
+                SIMD64<UInt64>, SIMD64<UInt64>, SIMD64<UInt64>, SIMD64<UInt64>) =
+        (.zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero)
 }
 
 /// A fixed-capacity list of memory regions (no heap: it is filled before the heap exists).
