@@ -41,6 +41,6 @@ let package = Package(
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments",
         ]),
-        .testTarget(name: "ImageTests", dependencies: ["TesseraKit"]),
+        .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]
 )

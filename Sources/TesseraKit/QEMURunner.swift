@@ -11,7 +11,7 @@
 
 import Foundation
 
-public enum Machine: String, CaseIterable {
+public enum Machine: String, CaseIterable, Sendable {
     case microvm = "qemu-microvm"
     case pc = "qemu-pc"
     case q35 = "qemu-q35"
@@ -25,7 +25,7 @@ public enum Machine: String, CaseIterable {
     }
 }
 
-public enum Accelerator: String, CaseIterable {
+public enum Accelerator: String, CaseIterable, Sendable {
     case auto, kvm, tcg
 }
 
