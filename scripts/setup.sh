@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Tessera needs that a fresh Debian machine lacks (QEMU), builds the `tessera` CLI and
+# boots examples/hello as a smoke test. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    echo "setup: installing QEMU (Debian package qemu-system-x86)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq qemu-system-x86 >/dev/null
+fi
+command -v swift >/dev/null 2>&1 || { echo "setup: swift not found: install a Swift 6.x toolchain and put it on PATH" >&2; exit 1; }
+
+echo "setup: building the tessera CLI"
+swift build --product tessera
+echo "setup: booting examples/hello with argument 7 (it exits with 7)"
+set +e
+.build/debug/tessera run examples/hello -- 7 "from the setup script"
+status=$?
+set -e
+if [ "$status" -ne 7 ]; then
+    echo "setup: hello exited with $status instead of 7" >&2
+    exit 1
+fi
+echo "setup: ok — the CLI is at .build/debug/tessera"
