@@ -90,8 +90,9 @@ public enum Kernel<I: Image> {
     }
 
     static func growHeap(toFit size: Int, alignment: Int) {
-        // Room for the request, its alignment and the allocator's bookkeeping.
-        let needed = (size + alignment + 256 + 4095) / 4096
+        // Room for the request, its alignment and the allocator's bookkeeping (TLSF keeps a 4.5 KiB
+        // control area at the start of its first region; 8 KiB covers every allocator here).
+        let needed = (size + alignment + 8192 + 4095) / 4096
         for attempt in 0..<2 {
             let pages = attempt == 0 ? max(needed, heapGrowthPages) : needed
             if let base = physicalPages.allocate(pages: pages, alignmentPages: 1),

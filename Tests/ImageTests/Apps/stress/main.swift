@@ -7,6 +7,9 @@ struct Stress: Application {
             state ^= state << 13; state ^= state >> 7; state ^= state << 17
             return Int(truncatingIfNeeded: state >> 1)
         }
+        // A first allocation far larger than one heap extension (16 pages) must still succeed.
+        let large = [UInt8](repeating: 0xA5, count: 200 * 1024)
+        guard large.allSatisfy({ $0 == 0xA5 }) else { return 2 }
         var slots: [[UInt8]] = Array(repeating: [], count: 64)
         var checked = 0
         for round in 0..<4000 {
