@@ -110,17 +110,39 @@ if grep -q "KVM not usable" "$TMP/err"; then ACCEL=TCG; else ACCEL=KVM; ACCEL_AR
 # the manifest (2M = 2048K), kernel command line "-- 7". The guest writes its exit code to the debug
 # console file and then to isa-debug-exit, so QEMU exits with (7 << 1) | 1 = 15.
 MEM_K=2048
-qemu_cmd() {   # $1 = QEMU machine string, $2 = exit-record file
-    printf '%q ' "$QEMU" -M "$1" -m "${MEM_K}K" -nodefaults -no-user-config -display none -no-reboot \
+shell_words() {   # prints its arguments as one shell command line, single-quoting only where needed
+    local word out=""
+    for word in "$@"; do
+        if [[ $word =~ ^[A-Za-z0-9_./:=,+-]+$ ]]; then out+=" $word"; else out+=" '${word//\'/\'\\\'\'}'"; fi
+    done
+    echo "${out# }"
+}
+qemu_cmd() {   # $1 = QEMU machine string, $2 = exit-record file, [$3 = command line, $4... = accelerator]
+    local machine=$1 record=$2 append=${3:-"-- $EXPECT"}
+    shift 2; (( $# )) && shift
+    local accel=("${ACCEL_ARGS[@]}")
+    (( $# )) && accel=("$@")
+    shell_words "$QEMU" -M "$machine" -m "${MEM_K}K" -nodefaults -no-user-config -display none -no-reboot \
         -chardev stdio,id=console,signal=on -serial chardev:console \
-        -device isa-debug-exit,iobase=0xf4,iosize=0x04 -debugcon "file:$2" \
-        -kernel "$IMAGE" -append "-- $EXPECT" "${ACCEL_ARGS[@]}"
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 -debugcon "file:$record" \
+        -kernel "$IMAGE" -append "$append" "${accel[@]}"
 }
 MICROVM_M="microvm,x-option-roms=off,acpi=off"
 PC_M="pc"
 QEMU_MICROVM_CMD=$(qemu_cmd "$MICROVM_M" /tmp/exit-record)
 QEMU_PC_CMD=$(qemu_cmd "$PC_M" /tmp/exit-record)
 TESSERA_RUN_CMD="$TESSERA run $APP -- $EXPECT"
+
+# ---- 2b. entry to main in guest instructions (deterministic) -------------------------------------
+# With -icount shift=0 QEMU's TCG advances the guest TSC by one per executed instruction, so the
+# boot-stats "cycles" are the number of guest instructions from the first kernel instruction to main:
+# a figure that does not depend on emulation speed or on the machine's load.
+ICOUNT_CMD=$(qemu_cmd "$MICROVM_M" "$TMP/icount-record" "tessera.bootstats -- $EXPECT" \
+    -accel tcg -cpu max -icount shift=0)
+log "== entry to main in instructions: $ICOUNT_CMD"
+bash -c "exec $ICOUNT_CMD" </dev/null >"$TMP/icount-out" 2>/dev/null || true
+INSTRUCTIONS=$(sed -n 's/.*entry to main \([0-9]*\) cycles.*/\1/p' "$TMP/icount-out" | head -n 1)
+[[ -n $INSTRUCTIONS ]] || { log "no boot-stats line with -icount"; cat "$TMP/icount-out" >&2; exit 1; }
 
 log "== launch to exit: $RUNS x (qemu-microvm, qemu-pc) interleaved, then $RUNS x $TESSERA_RUN_CMD"
 cat >"$TMP/time.py" <<'EOF'
@@ -187,6 +209,7 @@ cat <<EOF
 |---|---|---|---|
 | Image size (hello.elf) | $SIZE bytes ($(kb "$SIZE") KiB) | <= 100 KB | 197-213 KB |
 | Guest entry to main (median of $RUNS, qemu-microvm) | $CYCLES_MED cycles = $ENTRY_US µs (range $ENTRY_US_MIN-$ENTRY_US_MAX µs) | <= 50 µs | 55-85 µs |
+| Guest entry to main, instructions (TCG \`-icount shift=0\`, deterministic) | $INSTRUCTIONS instructions (≈ $(awk -v n="$INSTRUCTIONS" 'BEGIN { printf "%.0f", n / 1000 }') µs at 1 instruction/ns) | <= 50 µs | 55-85 µs |
 | Launch to exit, QEMU direct, qemu-microvm (median of $RUNS) | $MICROVM_MS ms | | |
 | Launch to exit, QEMU direct, qemu-pc (median of $RUNS) | $PC_MS ms | | |
 | Launch to exit, \`tessera run\`, qemu-microvm (median of $RUNS) | $TESSERA_MS ms | | |

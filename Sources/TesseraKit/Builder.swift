@@ -5,7 +5,8 @@
 //      anything is compiled);
 //   2. compile each library, dependencies first, as one Embedded Swift module for
 //      x86_64-unknown-none-elf (whole-module, -Osize, one section per function) and assemble its .S
-//      files; a library is rebuilt only when its sources, the flags or a dependency changed;
+//      files; a library is rebuilt only when its sources, the flags or a dependency changed (and the
+//      app and the link only when the app, the wiring, the linker script or a library changed);
 //   3. generate the wiring file from the kernel's template (one typealias per API slot) and compile it
 //      with the app's sources as the module `App`;
 //   4. link with ld.lld, the kernel's linker script and --gc-sections (so unused functions of selected
@@ -115,22 +116,33 @@ public struct Builder {
             try wiringText.write(to: wiring, atomically: true, encoding: .utf8)
         }
         let appObject = objects.appendingPathComponent("app.o")
-        log?("compiling app \(manifest.name)")
-        try compileSwift(module: "App", sources: manifest.app.sourcePaths.map { URL(fileURLWithPath: $0) } + [wiring],
-                         modules: modules, object: appObject, emitModule: false)
-        products.append(("app", appObject))
+        let appSources = manifest.app.sourcePaths.map { URL(fileURLWithPath: $0) } + [wiring]
+        let appFingerprint = try Fingerprint.of(files: appSources, extra: Self.swiftFlags + resolved.libraries.map {
+            fingerprints[$0.name] ?? ""
+        })
+        let appStamp = objects.appendingPathComponent("app.stamp")
 
         guard let linkerScript else { throw ToolError("no selected library provides a linker script (*.ld)") }
         let debugImage = output.appendingPathComponent("\(manifest.name).dbg.elf")
         let image = output.appendingPathComponent("\(manifest.name).elf")
         let map = output.appendingPathComponent("\(manifest.name).map")
-        log?("linking \(image.lastPathComponent)")
-        try invoke(toolchain.linker, ["-T", linkerScript.path, "--gc-sections", "-nostdlib", "-static",
-                                      "-z", "max-page-size=16", "-z", "noexecstack", "--build-id=none",
-                                      "-Map", map.path, "-o", debugImage.path]
-                   + products.map(\.url.path) + [toolchain.unicodeDataTables.path],
-                   what: "linking")
-        try invoke(toolchain.objcopy, ["--strip-all", debugImage.path, image.path], what: "stripping")
+        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint])
+        let imageUpToDate = (try? String(contentsOf: appStamp, encoding: .utf8)) == linkFingerprint
+            && [appObject, debugImage, image, map].allSatisfy { FileManager.default.fileExists(atPath: $0.path) }
+        products.append(("app", appObject))
+        if !imageUpToDate {
+            log?("compiling app \(manifest.name)")
+            try compileSwift(module: "App", sources: appSources, modules: modules, object: appObject, emitModule: false)
+            log?("linking \(image.lastPathComponent)")
+            try invoke(toolchain.linker, ["-T", linkerScript.path, "--gc-sections", "-nostdlib", "-static",
+                                          "-z", "max-page-size=16", "-z", "noexecstack", "--build-id=none",
+                                          "-Map", map.path, "-o", debugImage.path]
+                       + products.map(\.url.path) + [toolchain.unicodeDataTables.path],
+                       what: "linking")
+            try invoke(toolchain.objcopy, ["--strip-all", debugImage.path, image.path], what: "stripping")
+            try linkFingerprint.write(to: appStamp, atomically: true, encoding: .utf8)
+            compiled.append("app")
+        }
         return BuildProduct(resolved: resolved, image: image, debugImage: debugImage, map: map, wiring: wiring,
                             objects: products, compiledLibraries: compiled)
     }

@@ -5,7 +5,8 @@
  * (XEN_ELFNOTE_PHYS32_ENTRY) below and jumps to its address in 32-bit protected mode, paging off,
  * with %ebx holding the physical address of the hvm_start_info block. This file then:
  *   1. stamps the TSC (boot-time figures are measured from here),
- *   2. builds identity page tables for the first 4 GiB (2 MiB pages, except the first 2 MiB which use
+ *   2. builds identity page tables for the first 4 GiB (1 GiB pages above the first GiB when the CPU
+ *      has them, else 2 MiB pages; 2 MiB pages in the first GiB, except the first 2 MiB which use
  *      4 KiB pages, so that the kernel can unmap page 0 once it has read the boot information the
  *      loader may have put there; from then on a null dereference faults),
  *   3. enables PAE, long mode, no-execute, paging, and SSE (CR0.MP, !CR0.EM, CR4.OSFXSR/OSXMMEXCPT),
@@ -33,37 +34,54 @@
 pvh_start32:
     cli
     cld
+    movl %ebx, %esi                                 /* start_info: cpuid clobbers %ebx */
     rdtsc
     movl %eax, tessera_boot_tsc
     movl %edx, tessera_boot_tsc + 4
 
-    /* PML4[0] -> PDPT; PDPT[0..3] -> PD[0..3]. Flags 0x3 = present | writable. */
+    /* PML4[0] -> PDPT; PDPT[0] -> PD (the first GiB). Flags 0x3 = present | writable. */
     movl $boot_pdpt, %eax
     orl $0x3, %eax
     movl %eax, boot_pml4
-    movl $0, boot_pml4 + 4
-    xorl %ecx, %ecx
+    movl $boot_pd, %eax
+    orl $0x3, %eax
+    movl %eax, boot_pdpt
+
+    /* GiB 1-3: one 1 GiB page each when the CPU has them (CPUID 0x80000001 EDX bit 26), which
+       saves filling 1536 entries at boot; else three more page directories of 2 MiB pages. */
+    movl $0x80000001, %eax
+    cpuid
+    btl $26, %edx
+    jnc 8f
+    movl $1, %ecx
+7:  movl %ecx, %eax
+    shll $30, %eax
+    orl $0x83, %eax                                 /* present | writable | large */
+    movl %eax, boot_pdpt(, %ecx, 8)
+    incl %ecx
+    cmpl $4, %ecx
+    jne 7b
+    movl $512, %edi                                 /* 2 MiB entries to fill: the first GiB only */
+    jmp 9f
+8:  movl $1, %ecx
 1:  movl %ecx, %eax
     shll $12, %eax
     addl $boot_pd, %eax
     orl $0x3, %eax
     movl %eax, boot_pdpt(, %ecx, 8)
-    movl $0, boot_pdpt + 4(, %ecx, 8)
     incl %ecx
     cmpl $4, %ecx
     jne 1b
+    movl $2048, %edi
 
-    /* PD entries: 2048 x 2 MiB pages, flags 0x83 = present | writable | large. */
-    xorl %ecx, %ecx
+    /* PD entries: 2 MiB pages, flags 0x83 = present | writable | large. */
+9:  xorl %ecx, %ecx
 2:  movl %ecx, %eax
     shll $21, %eax
     orl $0x83, %eax
     movl %eax, boot_pd(, %ecx, 8)
-    movl %ecx, %eax
-    shrl $11, %eax
-    movl %eax, boot_pd + 4(, %ecx, 8)
     incl %ecx
-    cmpl $2048, %ecx
+    cmpl %edi, %ecx
     jne 2b
 
     /* The first 2 MiB through a 4 KiB page table (page 0 is unmapped later, by Swift). */
@@ -110,7 +128,7 @@ start64:
     movw %ax, %fs
     movw %ax, %gs
 
-    movl %ebx, %r12d                                /* start_info: cpuid below clobbers %ebx */
+    movl %esi, %r12d                                /* start_info, kept across cpuid */
 
     /* Stack-protector guard: RDRAND when CPUID.1:ECX[30] says so, else the TSC. */
     movl $1, %eax
