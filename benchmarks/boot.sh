@@ -231,6 +231,7 @@ $TESSERA size $APP
 $BOOTSTATS_CMD                        # x $RUNS, cycles from the "entry to main" line
 $QEMU_MICROVM_CMD
 $QEMU_PC_CMD
+$ICOUNT_CMD   # once: instructions to main
 $TESSERA_RUN_CMD                            # x $RUNS
 $TESSERA run $APP --platform qemu-microvm -m <K>K -- $EXPECT   # K = 2048, 2032, ... until it fails
 \`\`\`
