@@ -6,8 +6,8 @@
 // debug console (port 0xE9, attached to a private file) and then to isa-debug-exit, so every code
 // 0-255 reaches `tessera run` intact and a VM that died without that record (QEMU error, triple fault,
 // killed) is reported as such (exit 125), never mistaken for a guest's code.
-// Ctrl-C: QEMU's stdio chardev is created with signal=on, so SIGINT stops QEMU; tessera waits for it
-// and exits 130.
+// Ctrl-C, SIGTERM, SIGHUP: tessera catches them, stops QEMU (SIGTERM) so that no VM is left behind,
+// waits for it and exits 128 + the signal number (130 after Ctrl-C).
 
 import Foundation
 
@@ -53,17 +53,29 @@ public struct RunResult {
     /// The guest's exit code, or nil when the VM ended without reporting one.
     public var guestExitCode: UInt8?
     public var qemuStatus: Int32
-    public var interrupted: Bool
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if any.
+    public var interruptedBy: Int32?
     public var accelerator: Accelerator
 
-    /// What `tessera run` exits with: the guest's code, 130 after Ctrl-C, 125 otherwise.
+    public var interrupted: Bool { interruptedBy != nil }
+
+    /// What `tessera run` exits with: the guest's code; 128 + signal when interrupted (130 after
+    /// Ctrl-C); 125 when the VM ended without an exit status.
     public var exitCode: Int32 {
         if let code = guestExitCode { return Int32(code) }
-        return interrupted ? 130 : 125
+        if let signal = interruptedBy { return 128 + signal }
+        return 125
     }
 }
 
-nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
+/// The running QEMU and the first stop signal received; written by the signal handler.
+nonisolated(unsafe) private var qemuPID: pid_t = 0
+nonisolated(unsafe) private var stopSignal: sig_atomic_t = 0
+
+private func onStopSignal(_ number: Int32) {
+    if stopSignal == 0 { stopSignal = number }
+    if qemuPID > 0 { kill(qemuPID, SIGTERM) }
+}
 
 public enum QEMURunner {
     public static let qemuName = "qemu-system-x86_64"
@@ -148,10 +160,26 @@ public enum QEMURunner {
         process.standardOutput = output
         process.standardError = FileHandle.standardError
 
-        interruptRequested = 0
-        let previous = signal(SIGINT) { _ in interruptRequested = 1 }
-        defer { signal(SIGINT, previous) }
+        // Stop signals stop the VM, never tessera alone. The handler only calls kill(2), which is
+        // async-signal-safe; the signals are unblocked explicitly because a parent (a test runner,
+        // a supervisor) may have started tessera with them blocked.
+        let stopSignals = [SIGINT, SIGTERM, SIGHUP]
+        stopSignal = 0
+        qemuPID = 0
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for number in stopSignals {
+            sigaddset(&unblock, number)
+            signal(number, onStopSignal)
+        }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        defer {
+            for number in stopSignals { signal(number, SIG_DFL) }
+            qemuPID = 0
+        }
         try process.run()
+        qemuPID = process.processIdentifier
+        if stopSignal != 0 { kill(qemuPID, SIGTERM) }          // a signal that came before the PID
 
         let symbolizer = options.debugImage.flatMap { try? Symbolizer(image: $0) }
         let sink = options.consoleSink ?? { line in
@@ -171,11 +199,10 @@ public enum QEMURunner {
             }
         }
         if !pending.isEmpty { sink(String(decoding: pending, as: UTF8.self)) }
-        if interruptRequested != 0 && process.isRunning { process.terminate() }
         process.waitUntilExit()
 
         let record = (try? Data(contentsOf: exitRecord)) ?? Data()
         return RunResult(guestExitCode: record.last, qemuStatus: process.terminationStatus,
-                         interrupted: interruptRequested != 0, accelerator: accelerator)
+                         interruptedBy: stopSignal == 0 ? nil : Int32(stopSignal), accelerator: accelerator)
     }
 }

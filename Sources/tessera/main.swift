@@ -4,7 +4,8 @@
 //   build, size, libs:  0 success, 65 invalid manifest or library descriptor, 1 any other failure
 //   run:                the guest's own exit code (0-255); 125 when tessera itself failed (invalid
 //                       manifest, build error, QEMU missing, VM ended without an exit status);
-//                       130 after Ctrl-C. Guest panics exit 134, CPU exceptions 139.
+//                       128 + signal when stopped (130 after Ctrl-C, 143 after SIGTERM).
+//                       Guest panics exit 134, CPU exceptions 139.
 
 import ArgumentParser
 import Foundation
@@ -50,9 +51,11 @@ func manifestPath(_ directory: String) -> String {
     directory.hasSuffix(".yaml") ? directory : URL(fileURLWithPath: directory).appendingPathComponent("tessera.yaml").path
 }
 
+/// Prints the error; invalid manifests exit 65 unless `code` is for a run (125 covers every failure of
+/// tessera itself there, so that it cannot be mistaken for a guest's exit code).
 func fail(_ error: Error, code: Int32) -> ExitCode {
     FileHandle.standardError.write(Data("\(error)\n".utf8))
-    if error is Diagnostics { return ExitCode(65) }
+    if error is Diagnostics && code != 125 { return ExitCode(65) }
     return ExitCode(code)
 }
 
@@ -94,7 +97,8 @@ struct Run: ParsableCommand {
         discussion: """
             Arguments after `--` go to the app (they replace the manifest's `arguments`).
             KVM is used when usable, else TCG with a one-line notice. Ctrl-C stops the VM.
-            Exit codes: the guest's code; 125 tessera failed; 130 interrupted; 134 guest panic; 139 guest crash.
+            Exit codes: the guest's code; 125 tessera failed; 128+signal when stopped (130 for Ctrl-C);
+            134 guest panic; 139 guest crash.
             """)
 
     @OptionGroup var options: BuildOptions
