@@ -36,10 +36,15 @@ let package = Package(
         hostLibrary("AllocTLSF", "alloc-tlsf", dependencies: ["AllocatorAPI"]),
         hostLibrary("PageAllocator", "page-allocator"),
         hostLibrary("BootArguments", "boot-arguments"),
+        hostLibrary("TimerQueue", "timer-queue"),
+        hostLibrary("SchedulerAPI", "scheduler-api"),
+        hostLibrary("SchedCooperative", "sched-cooperative", dependencies: ["SchedulerAPI"]),
+        hostLibrary("SchedPreemptive", "sched-preemptive", dependencies: ["SchedulerAPI"]),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments",
+            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]

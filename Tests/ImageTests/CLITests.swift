@@ -21,10 +21,12 @@ struct CLIResult {
     var stderr: String
 }
 
-func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal: Int32 = SIGINT) throws -> CLIResult {
+func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal: Int32 = SIGINT,
+             environment: [String: String]? = nil) throws -> CLIResult {
     let process = Process()
     process.executableURL = tesseraExecutable
     process.arguments = arguments
+    if let environment { process.environment = environment }
     process.currentDirectoryURL = ImageHarness.repository
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -92,6 +94,18 @@ struct CLITests {
         let run = try tessera(["run", app.path])
         #expect(run.status == 125)
         #expect(run.stderr.contains("unknown key 'memroy'"))
+    }
+
+    @Test func missingQEMUIsReportedWithHowToInstallIt() throws {
+        // A PATH with the Swift toolchain (to build) but without QEMU.
+        let swiftc = try #require(ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
+            .map(String.init).first { FileManager.default.isExecutableFile(atPath: $0 + "/swiftc") })
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = swiftc
+        let result = try tessera(["run", "examples/hello"], environment: environment)
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("qemu-system-x86_64 not found"))
+        #expect(result.stderr.contains("apt-get install qemu-system-x86"))
     }
 
     @Test func unknownPlatformIsAUsageError() throws {
