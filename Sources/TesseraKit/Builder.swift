@@ -36,6 +36,9 @@ public struct Builder {
     public var libraryRoot: String
     /// Progress lines ("compiling kernel"); nil for silence.
     public var log: ((String) -> Void)?
+    /// Link-time optimization across all libraries (LLVM full LTO): smaller and faster images, but the
+    /// linker map can no longer attribute bytes to libraries, so `tessera size` reports without it.
+    public var linkTimeOptimization = false
 
     public init(toolchain: Toolchain, libraryRoot: String, log: ((String) -> Void)? = nil) {
         self.toolchain = toolchain
@@ -62,7 +65,8 @@ public struct Builder {
     public func build(manifestPath: String) throws -> BuildProduct {
         let resolved = try resolve(manifestPath: manifestPath)
         let manifest = resolved.manifest
-        let output = URL(fileURLWithPath: manifest.directory).appendingPathComponent(".tessera")
+        var output = URL(fileURLWithPath: manifest.directory).appendingPathComponent(".tessera")
+        if linkTimeOptimization { output = output.appendingPathComponent("lto") }
         let modules = output.appendingPathComponent("modules")
         let objects = output.appendingPathComponent("objects")
         for directory in [modules, objects] {
@@ -82,7 +86,7 @@ public struct Builder {
                 linkerScript = URL(fileURLWithPath: library.directory).appendingPathComponent(script)
             }
             let fingerprint = try Fingerprint.of(files: sources,
-                                                 extra: Self.swiftFlags + library.dependencies.map { fingerprints[$0] ?? "" })
+                                                 extra: swiftFlags + library.dependencies.map { fingerprints[$0] ?? "" })
             fingerprints[library.name] = fingerprint
             let stamp = objects.appendingPathComponent("\(library.name).stamp")
             var libraryObjects: [URL] = []
@@ -117,7 +121,7 @@ public struct Builder {
         }
         let appObject = objects.appendingPathComponent("app.o")
         let appSources = manifest.app.sourcePaths.map { URL(fileURLWithPath: $0) } + [wiring]
-        let appFingerprint = try Fingerprint.of(files: appSources, extra: Self.swiftFlags + resolved.libraries.map {
+        let appFingerprint = try Fingerprint.of(files: appSources, extra: swiftFlags + resolved.libraries.map {
             fingerprints[$0.name] ?? ""
         })
         let appStamp = objects.appendingPathComponent("app.stamp")
@@ -155,8 +159,10 @@ public struct Builder {
         throw ToolError("no selected library provides the wiring template (Wiring.swift.in)")
     }
 
+    var swiftFlags: [String] { Self.swiftFlags + (linkTimeOptimization ? ["-lto=llvm-full"] : []) }
+
     func compileSwift(module: String, sources: [URL], modules: URL, object: URL, emitModule: Bool) throws {
-        var arguments = Self.swiftFlags + ["-module-name", module, "-I", modules.path, "-emit-object", "-o", object.path]
+        var arguments = swiftFlags + ["-module-name", module, "-I", modules.path, "-emit-object", "-o", object.path]
         if emitModule {
             arguments += ["-emit-module", "-emit-module-path", modules.appendingPathComponent("\(module).swiftmodule").path]
         }

@@ -59,10 +59,12 @@ func fail(_ error: Error, code: Int32) -> ExitCode {
     return ExitCode(code)
 }
 
-func makeBuilder(quiet: Bool) throws -> Builder {
-    try Builder(toolchain: Toolchain.locate(), libraryRoot: libraryRoot(), log: quiet ? nil : { line in
+func makeBuilder(quiet: Bool, lto: Bool = false) throws -> Builder {
+    var builder = try Builder(toolchain: Toolchain.locate(), libraryRoot: libraryRoot(), log: quiet ? nil : { line in
         FileHandle.standardError.write(Data("tessera: \(line)\n".utf8))
     })
+    builder.linkTimeOptimization = lto
+    return builder
 }
 
 struct BuildOptions: ParsableArguments {
@@ -71,6 +73,9 @@ struct BuildOptions: ParsableArguments {
 
     @Flag(name: .shortAndLong, help: "Print only errors.")
     var quiet = false
+
+    @Flag(name: .long, help: "Link-time optimization across all micro-libraries (smaller image; outputs in .tessera/lto/).")
+    var lto = false
 }
 
 struct Build: ParsableCommand {
@@ -82,7 +87,8 @@ struct Build: ParsableCommand {
 
     func run() throws {
         do {
-            let product = try makeBuilder(quiet: options.quiet).build(manifestPath: manifestPath(options.directory))
+            let product = try makeBuilder(quiet: options.quiet, lto: options.lto)
+                .build(manifestPath: manifestPath(options.directory))
             let bytes = (try? FileManager.default.attributesOfItem(atPath: product.image.path)[.size] as? Int) ?? 0
             print("\(product.image.path) (\(bytes) bytes)")
         } catch {
@@ -120,7 +126,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         do {
-            let product = try makeBuilder(quiet: true).build(manifestPath: manifestPath(options.directory))
+            let product = try makeBuilder(quiet: true, lto: options.lto).build(manifestPath: manifestPath(options.directory))
             let manifest = product.resolved.manifest
             let platformName = platform ?? manifest.platform
             guard let machine = Machine(rawValue: platformName) else {
@@ -166,8 +172,14 @@ struct Size: ParsableCommand {
 
     func run() throws {
         do {
-            let product = try makeBuilder(quiet: true).build(manifestPath: manifestPath(options.directory))
+            let path = manifestPath(options.directory)
+            let product = try makeBuilder(quiet: true).build(manifestPath: path)
             print(try SizeReport(product: product).formatted())
+            if options.lto {
+                let optimized = try makeBuilder(quiet: true, lto: true).build(manifestPath: path)
+                let bytes = (try? FileManager.default.attributesOfItem(atPath: optimized.image.path)[.size] as? Int) ?? 0
+                print("with --lto: image file: \(bytes) bytes (\(bytes / 1024) KiB); per-library figures above are without LTO")
+            }
         } catch {
             throw fail(error, code: 1)
         }

@@ -81,6 +81,17 @@ struct CompositionTests {
         #expect(size.imageFileBytes < 100_000)
     }
 
+    @Test func linkTimeOptimizedImageIsSmallerAndBehavesTheSame() throws {
+        let plain = try ImageHarness.build(ImageHarness.example("hello"))
+        let optimized = try ImageHarness.build(ImageHarness.example("hello"), lto: true)
+        let plainBytes = try SizeReport(product: plain).imageFileBytes
+        let optimizedBytes = try FileManager.default.attributesOfItem(atPath: optimized.image.path)[.size] as! Int
+        #expect(optimizedBytes < plainBytes)
+        let boot = try ImageHarness.boot(optimized, arguments: ["7", "lto"])
+        #expect(boot.result.exitCode == 7)
+        #expect(boot.lines.contains("  [1] lto"))
+    }
+
     @Test func brokenManifestNamesItsLineAndNothingIsBuilt() throws {
         let app = try ImageHarness.copy(ImageHarness.example("hello"), manifest: """
             name: hello

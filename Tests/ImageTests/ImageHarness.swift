@@ -16,9 +16,10 @@ enum ImageHarness {
         repository.appendingPathComponent("Tests/ImageTests/Apps/\(name)")
     }
 
-    static func build(_ app: URL) throws -> BuildProduct {
-        try Builder(toolchain: Toolchain.locate(), libraryRoot: libraryRoot)
-            .build(manifestPath: app.appendingPathComponent("tessera.yaml").path)
+    static func build(_ app: URL, lto: Bool = false) throws -> BuildProduct {
+        var builder = try Builder(toolchain: Toolchain.locate(), libraryRoot: libraryRoot)
+        builder.linkTimeOptimization = lto
+        return try builder.build(manifestPath: app.appendingPathComponent("tessera.yaml").path)
     }
 
     struct Boot {
