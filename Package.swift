@@ -36,6 +36,7 @@ let package = Package(
         hostLibrary("AllocTLSF", "alloc-tlsf", dependencies: ["AllocatorAPI"]),
         hostLibrary("PageAllocator", "page-allocator"),
         hostLibrary("BootArguments", "boot-arguments"),
+        .target(name: "ClockLogic", path: "lib/clock", sources: ["TimeScale.swift"]),
         hostLibrary("TimerQueue", "timer-queue"),
         hostLibrary("SchedulerAPI", "scheduler-api"),
         hostLibrary("SchedCooperative", "sched-cooperative", dependencies: ["SchedulerAPI"]),
@@ -43,7 +44,7 @@ let package = Package(
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
-            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments",
+            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),

@@ -151,12 +151,21 @@ public struct Builder {
                             objects: products, compiledLibraries: compiled)
     }
 
+    /// The wiring template: every selected library's `Wiring.swift.in`, in build order. The kernel's
+    /// declares `TesseraImage`; a library that plugs into the kernel (interrupts, clock, threads) adds
+    /// a fragment that extends it, so the hook exists only in images that select the library.
     func kernelTemplate(_ resolved: ResolvedImage) throws -> String {
+        var parts: [String] = []
         for library in resolved.libraries {
             let candidate = URL(fileURLWithPath: library.directory).appendingPathComponent("Wiring.swift.in")
-            if let text = try? String(contentsOf: candidate, encoding: .utf8) { return text }
+            if let text = try? String(contentsOf: candidate, encoding: .utf8) {
+                parts.append(parts.isEmpty ? text : "// From \(library.name):\n" + text)
+            }
         }
-        throw ToolError("no selected library provides the wiring template (Wiring.swift.in)")
+        guard parts.contains(where: { $0.contains("enum TesseraImage") }) else {
+            throw ToolError("no selected library provides the wiring template (Wiring.swift.in with enum TesseraImage)")
+        }
+        return parts.joined(separator: "\n")
     }
 
     var swiftFlags: [String] { Self.swiftFlags + (linkTimeOptimization ? ["-lto=llvm-full"] : []) }

@@ -3,7 +3,8 @@
 // The template (lib/kernel/Wiring.swift.in) belongs to the kernel library, because it implements the
 // kernel's `Image` signature; this generator only substitutes:
 //   {{name}}      the image name
-//   {{imports}}   `import Kernel` and one import per module bound to a slot
+//   {{imports}}   `import Kernel`, one import per module bound to a slot, and one per library that
+//                 contributes a wiring fragment
 //   {{bindings}}  `typealias <Slot> = <Module>.<Type>` per API slot (slot `allocator` -> `Allocator`)
 //   {{app}}       the app's type
 // Everything is sorted, so the same manifest always generates the same file.
@@ -19,7 +20,9 @@ public enum WiringGenerator {
 
     public static func generate(template: String, resolved: ResolvedImage) -> String {
         let bindings = resolved.bindings.sorted { $0.slot < $1.slot }
-        let modules = Set(bindings.map(\.module) + ["Kernel"]).sorted()
+        let modules = Set(bindings.map(\.module) + ["Kernel"] + resolved.libraries.filter { library in
+            FileManager.default.fileExists(atPath: library.directory + "/Wiring.swift.in")
+        }.map(\.module)).sorted()
         let imports = modules.map { "import \($0)" }.joined(separator: "\n")
         let aliases = bindings.map { "    typealias \(typeName(forSlot: $0.slot)) = \($0.module).\($0.type)" }
             .joined(separator: "\n")

@@ -6,7 +6,7 @@ import SchedulerAPI
 import SchedCooperative
 
 /// Thread numbers, for brevity.
-func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
+func threadIDs(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
 
 @Suite struct CooperativeSchedulerTests {
     @Test func describesItselfAsCooperative() {
@@ -27,7 +27,7 @@ func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
         var scheduler = CooperativeScheduler()
         for number: UInt32 in [3, 1, 2] { scheduler.add(ThreadID(number), priority: .normal) }
         #expect(scheduler.readyCount == 3)
-        #expect(scheduler.readyThreads == threads([3, 1, 2]))
+        #expect(scheduler.readyThreads == threadIDs([3, 1, 2]))
         #expect(scheduler.next() == ThreadID(3))
         #expect(scheduler.running == ThreadID(3))
         #expect(scheduler.readyCount == 2)
@@ -45,7 +45,7 @@ func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
             order.append(thread)
             scheduler.yielded(thread)
         }
-        #expect(order == threads([0, 1, 2, 0, 1, 2, 0, 1, 2]))
+        #expect(order == threadIDs([0, 1, 2, 0, 1, 2, 0, 1, 2]))
     }
 
     @Test func aLoneThreadThatYieldsRunsAgain() {
@@ -87,7 +87,7 @@ func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
         scheduler.add(ThreadID(2), priority: .high)
         let running = scheduler.next()!
         for now in stride(from: UInt64(0), to: 10_000_000_000, by: 1_000_000) {
-            #expect(!scheduler.tick(running: running, now: now))
+            #expect(scheduler.tick(running: running, now: now) == false)
         }
         #expect(scheduler.readyCount == 1)
     }
@@ -127,7 +127,7 @@ func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
         scheduler.add(ThreadID(1), priority: .high)
         scheduler.yielded(ThreadID(1))
         #expect(scheduler.readyCount == 2)
-        #expect(scheduler.readyThreads == threads([1, 2]))
+        #expect(scheduler.readyThreads == threadIDs([1, 2]))
     }
 
     @Test func addingTheRunningThreadGivesItBack() {
@@ -137,7 +137,7 @@ func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
         #expect(scheduler.next() == ThreadID(1))
         scheduler.add(ThreadID(1), priority: .high)
         #expect(scheduler.running == nil)
-        #expect(scheduler.readyThreads == threads([2, 1]))
+        #expect(scheduler.readyThreads == threadIDs([2, 1]))
     }
 
     @Test func randomOperationsMatchAPlainQueue() {
@@ -168,7 +168,7 @@ func threads(_ numbers: [UInt32]) -> [ThreadID] { numbers.map(ThreadID.init) }
                 running = model.isEmpty ? nil : model.removeFirst()
                 #expect(scheduler.next() == running)
             default:
-                if let current = running { #expect(!scheduler.tick(running: current, now: generator.next())) }
+                if let current = running { #expect(scheduler.tick(running: current, now: generator.next()) == false) }
             }
             #expect(scheduler.readyThreads == model)
             #expect(scheduler.readyCount == model.count)

@@ -22,6 +22,11 @@
 @_extern(c, "tessera_ltr") func _ltr(_ selector: UInt16)
 @_extern(c, "tessera_read_rbp") func _readRBP() -> UInt
 @_extern(c, "tessera_unmap_null_page") func _unmapNullPage()
+@_extern(c, "tessera_rdmsr") func _rdmsr(_ msr: UInt32) -> UInt64
+@_extern(c, "tessera_wrmsr") func _wrmsr(_ msr: UInt32, _ value: UInt64)
+@_extern(c, "tessera_interrupts_disable") func _interruptsDisable() -> Bool
+@_extern(c, "tessera_interrupts_enable") func _interruptsEnable()
+@_extern(c, "tessera_wait_for_interrupt") func _waitForInterrupt()
 @_extern(c, "tessera_boot_timestamp") func _bootTimestamp() -> UInt64
 
 /// The result of one CPUID query.
@@ -83,6 +88,25 @@ public enum CPU {
         }
         return nil
     }
+
+    public static func readMSR(_ msr: UInt32) -> UInt64 { _rdmsr(msr) }
+    public static func writeMSR(_ msr: UInt32, _ value: UInt64) { _wrmsr(msr, value) }
+
+    /// Disables interrupts; returns whether they were enabled (pass it to `restoreInterrupts`).
+    @inline(__always) public static func disableInterrupts() -> Bool { _interruptsDisable() }
+    @inline(__always) public static func enableInterrupts() { _interruptsEnable() }
+    @inline(__always) public static func restoreInterrupts(_ wereEnabled: Bool) {
+        if wereEnabled { _interruptsEnable() }
+    }
+    /// Runs `body` with interrupts disabled (the single-CPU critical section).
+    @inline(__always) public static func withInterruptsDisabled<R>(_ body: () -> R) -> R {
+        let were = _interruptsDisable()
+        defer { if were { _interruptsEnable() } }
+        return body()
+    }
+    /// With interrupts disabled: enables them and halts in one step (`sti; hlt`), so an interrupt that
+    /// arrives in between still wakes the CPU; returns with interrupts disabled again.
+    @inline(__always) public static func waitForInterrupt() { _waitForInterrupt() }
 
     /// Unmaps page 0, so that null dereferences fault. Call once the boot information is read.
     public static func unmapNullPage() { _unmapNullPage() }

@@ -192,3 +192,41 @@ tessera_unmap_null_page:    /* page 0 not present from now on: null dereferences
     xorl %eax, %eax
     invlpg (%rax)
     ret
+
+    .globl tessera_rdmsr
+tessera_rdmsr:              /* (msr: UInt32) -> UInt64 */
+    movl %edi, %ecx
+    rdmsr
+    shlq $32, %rdx
+    orq %rdx, %rax
+    ret
+
+    .globl tessera_wrmsr
+tessera_wrmsr:              /* (msr: UInt32, value: UInt64) */
+    movl %edi, %ecx
+    movl %esi, %eax
+    movq %rsi, %rdx
+    shrq $32, %rdx
+    wrmsr
+    ret
+
+    .globl tessera_interrupts_disable
+tessera_interrupts_disable: /* () -> Bool: whether they were enabled */
+    pushfq
+    popq %rax
+    shrq $9, %rax
+    andl $1, %eax
+    cli
+    ret
+
+    .globl tessera_interrupts_enable
+tessera_interrupts_enable:
+    sti
+    ret
+
+    .globl tessera_wait_for_interrupt
+tessera_wait_for_interrupt: /* enable interrupts and halt, atomically: no wake-up is lost */
+    sti
+    hlt
+    cli
+    ret

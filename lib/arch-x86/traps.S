@@ -5,7 +5,8 @@
  * CPU does not push one, then the vector number, then jumps to trap_common, which saves the general
  * registers to form a TrapFrame (layout mirrored by `TrapFrame` in Traps.swift) and calls
  * tessera_trap(frame) in the generated wiring file. If that returns, the registers are restored and
- * iretq resumes the interrupted code. Every gate uses IST 1 (a dedicated stack set up in the TSS by
+ * iretq resumes the interrupted code. The SSE/x87 state is saved around the call (fxsave64) because
+ * the Swift handler may use SSE registers that the interrupted code was using. Every gate uses IST 1 (a dedicated stack set up in the TSS by
  * Swift), so an interrupt never writes into the red zone below the interrupted code's stack pointer
  * and a stack overflow can still be reported.
  * The stubs are 16-byte aligned and in vector order: stub N is at tessera_trap_stubs + 16 * N.
@@ -45,10 +46,13 @@ trap_common:
     pushq %r14
     pushq %r15
     cld
-    movq %rsp, %rdi
     movq %rsp, %rbx             /* callee-saved: the frame, to restore %rsp after the call */
+    subq $512, %rsp             /* the interrupted code's SSE/x87 state: Swift handlers use SSE */
     andq $-16, %rsp
+    fxsave64 (%rsp)
+    movq %rbx, %rdi
     call tessera_trap
+    fxrstor64 (%rsp)
     movq %rbx, %rsp
     popq %r15
     popq %r14

@@ -28,6 +28,23 @@ public protocol Image {
     /// Runs `body` with the heap, the one instance of the chosen allocator, which the wiring file
     /// stores. (A closure rather than a `{ get set }` property: the optimizer handles it better.)
     static func withHeap<R>(_ body: (inout Allocator) -> R) -> R
+
+    // Hooks for optional libraries. Each defaults to nothing; a library that plugs into the kernel
+    // implements its hook in its own wiring fragment (`Wiring.swift.in`), so an image that does not
+    // select the library contains neither the hook nor the library.
+
+    /// Brings up interrupt controllers (the `interrupts` library). Called before the app starts.
+    static func initializeInterrupts()
+    /// Handles a vector >= 32 (device, timer, spurious interrupts).
+    static func handleInterrupt(vector: UInt64)
+    /// Calibrates clocks and starts the timer (the `clock` library). Called after interrupts.
+    static func initializeClock()
+}
+
+extension Image {
+    public static func initializeInterrupts() {}
+    public static func handleInterrupt(vector: UInt64) {}
+    public static func initializeClock() {}
 }
 
 /// Physical memory, page by page. One per machine; the kernel is its only user during boot and the

@@ -37,7 +37,7 @@ extension Kernel {
             crashReport(frame.pointee)
             exit(code: Panic.crashExitCode)
         }
-        // Device interrupts arrive with the interrupt library (not part of this image): ignore.
+        I.handleInterrupt(vector: frame.pointee.vector)
     }
 
     static func crashReport(_ f: TrapFrame) {

@@ -236,7 +236,7 @@ public struct PreemptiveScheduler: Scheduler {
 
     /// The CPU went to `level`: a pass for every lower level with ready threads, then promotions.
     mutating func pass(below level: Int) {
-        guard agingThreshold > 0 else { return }
+        guard agingThreshold > 1000 else { return }
         var lower = level + 1
         while lower < Priority.levels {
             if self[queue: lower].count > 0 { self[queue: lower].passes += 1 }
