@@ -230,3 +230,8 @@ tessera_wait_for_interrupt: /* enable interrupts and halt, atomically: no wake-u
     hlt
     cli
     ret
+
+    .globl tessera_invlpg
+tessera_invlpg:             /* (address) */
+    invlpg (%rdi)
+    ret

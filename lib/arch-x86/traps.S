@@ -52,6 +52,29 @@ trap_common:
     fxsave64 (%rsp)
     movq %rbx, %rdi
     call tessera_trap
+
+    /* Preemption: a handler asked to switch threads. Leave the IST stack first: copy the trap frame and
+       the saved SSE state onto the interrupted thread's own stack, below its red zone, and switch there;
+       tessera_preempt then switches threads, and when this thread runs again it returns here and the
+       common path below restores it from its own stack. */
+    cmpb $0, tessera_preempt_pending(%rip)
+    je 1f
+    movb $0, tessera_preempt_pending(%rip)
+    movq 0xA0(%rbx), %rdi       /* the interrupted %rsp */
+    subq $(128 + 176), %rdi     /* red zone, then the 176-byte trap frame */
+    andq $-16, %rdi
+    movq %rdi, %r12             /* the frame's new home */
+    movq %rbx, %rsi
+    movl $176, %ecx
+    rep movsb
+    leaq -512(%r12), %rdi       /* the SSE state just below it */
+    movq %rsp, %rsi
+    movl $512, %ecx
+    rep movsb
+    movq %r12, %rbx
+    leaq -512(%r12), %rsp
+    call tessera_preempt
+1:
     fxrstor64 (%rsp)
     movq %rbx, %rsp
     popq %r15
@@ -72,6 +95,13 @@ trap_common:
     addq $16, %rsp              /* vector and error code */
     iretq
 
+
+    .weak tessera_preempt       /* defined by the threads library's wiring; absent, never called */
+
+    .section .data.preempt, "aw", @progbits
+    .globl tessera_preempt_pending
+tessera_preempt_pending:
+    .byte 0
 
 /* Tables filled in by Traps.swift: the IDT, the 64-bit GDT with a TSS, the TSS, the IST 1 stack. */
     .section .bss.arch_tables, "aw", @nobits

@@ -47,6 +47,9 @@ public enum Clock {
         if !usesTSCDeadline { apicTicksPerMillisecond = measureAPICTimer() }
     }
 
+    /// Counts a timer interrupt (for a library that takes over the timer vector, like threads).
+    public static func noteTimerInterrupt() { timerInterrupts &+= 1 }
+
     /// TSC ticks per second.
     public static var tscFrequency: UInt64 { scale.frequency }
 

@@ -39,12 +39,18 @@ public protocol Image {
     static func handleInterrupt(vector: UInt64)
     /// Calibrates clocks and starts the timer (the `clock` library). Called after interrupts.
     static func initializeClock()
+    /// Turns the boot flow into the main thread (the `threads` library). Called after clocks.
+    static func initializeThreads()
+    /// Adds lines to a crash report, e.g. which thread faulted (the `threads` library).
+    static func reportCrashContext(faultAddress: UInt64)
 }
 
 extension Image {
     public static func initializeInterrupts() {}
     public static func handleInterrupt(vector: UInt64) {}
     public static func initializeClock() {}
+    public static func initializeThreads() {}
+    public static func reportCrashContext(faultAddress: UInt64) {}
 }
 
 /// Physical memory, page by page. One per machine; the kernel is its only user during boot and the

@@ -7,7 +7,8 @@
 //   4. page 0 is unmapped: null dereferences fault from here;
 //   5. all RAM goes to the page allocator, minus page 0 and the kernel image;
 //   6. the command line is parsed into kernel parameters and app arguments (this allocates);
-//   7. optional services start through the image's hooks: interrupts, then clocks;
+//   7. optional services start through the image's hooks: interrupts, clocks, then threads (the boot
+//      flow becomes the main thread);
 //   8. the app's `main` runs, and its result becomes the guest's exit code.
 // The heap starts empty and grows from the page allocator on demand (`allocate`), so an image uses
 // only the memory its app touches; when pages run out the kernel panics with the figures.
@@ -34,6 +35,7 @@ public enum Kernel<I: Image> {
         let arguments = BootArguments(parsing: I.Platform.commandLine)
         I.initializeInterrupts()
         I.initializeClock()
+        I.initializeThreads()
         if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
         let code = I.App.main(arguments: arguments.application)
         exit(code: code)

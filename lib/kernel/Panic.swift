@@ -73,6 +73,7 @@ extension Kernel {
         Out.newline()
         register("r13", f.r13); register("r14", f.r14); register("r15", f.r15)
         Out.newline()
+        I.reportCrashContext(faultAddress: f.vector == 14 ? CPU.cr2 : 0)
         Out.line("backtrace:")
         frameLine(0, f.rip)
         walk(fromFrame: UInt(f.rbp), firstIndex: 1)
