@@ -62,3 +62,20 @@ struct ThreadTests {
         #expect(boot.lines.contains { $0.hasPrefix("  #0 0x") && $0.contains("recurse") })
     }
 }
+
+@Suite(.serialized)
+struct TimerTests {
+    @Test func periodicOneShotAndCancelledTimersAndWaitTimeouts() throws {
+        let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("timers")))
+        #expect(boot.result.exitCode == 0)
+        let periodic = try #require(boot.lines.first { $0.hasPrefix("timers: 5 periodic ticks in ") })
+        let milliseconds = try #require(Int(periodic.split(separator: " ")[5]))
+        #expect(milliseconds >= 250 && milliseconds < 300, "\(periodic)")
+        #expect(boot.lines.contains("timers: cancelled true"))
+        #expect(boot.lines.contains("timers: ticks after cancel 0"))
+        let timeout = try #require(boot.lines.first { $0.hasPrefix("timers: semaphore timed out true after ") })
+        let waited = try #require(Int(timeout.split(separator: " ")[6]))
+        #expect(waited >= 80 && waited < 100, "\(timeout)")
+        #expect(boot.lines.contains("timers: one-shot fired true, cancel after firing false"))
+    }
+}

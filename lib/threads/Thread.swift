@@ -7,6 +7,7 @@ import Clock
 import Kernel
 import SchedulerAPI
 import ArchX86
+import TimerQueue
 
 public enum Thread<I: ThreadedImage> {
     /// Starts `body` in a new thread. Nil when the thread table or memory is full.
@@ -40,6 +41,18 @@ public enum Thread<I: ThreadedImage> {
                             stackBytes: max(t.stackPages - 1, 0) * 4096))
         }
     }
+}
+
+/// Timers for apps: `Timers.start(after:period:context:_:)` and `Timers.cancel(_:)`.
+public enum Timers<I: ThreadedImage> {
+    @discardableResult
+    public static func start(after delay: UInt64, period: UInt64 = 0, context: UnsafeMutableRawPointer? = nil,
+                             _ function: TimerCallback) -> TimerID {
+        ThreadSystem<I>.startTimer(after: delay, period: period, context: context, function)
+    }
+
+    @discardableResult
+    public static func cancel(_ id: TimerID) -> Bool { ThreadSystem<I>.cancelTimer(id) }
 }
 
 extension ThreadSystem {

@@ -173,7 +173,7 @@ public enum ThreadSystem<I: ThreadedImage> {
         table[index].timedOut = false
         if deadline != 0 {
             table[index].wakeAt = deadline
-            table[index].timer = sleepers.schedule(at: deadline, current)
+            table[index].timer = sleepers.schedule(at: deadline, .thread(current))
             rearmTimer()
         }
         I.withScheduler { $0.remove(current) }
@@ -208,16 +208,37 @@ public enum ThreadSystem<I: ThreadedImage> {
         Clock.noteTimerInterrupt()
         let now = Clock.now()
         while let expiry = sleepers.popExpired(now: now) {
-            let index = expiry.payload.index
-            table[index].timer = nil
-            table[index].timedOut = true
-            makeReady(expiry.payload)
+            switch expiry.payload {
+            case .thread(let id):
+                table[id.index].timer = nil
+                table[id.index].timedOut = true
+                makeReady(id)
+            case .callback(let function, let context):
+                function(context)                       // periodic timers were re-armed by the queue
+            }
         }
         if table[currentIndex].state == .running,
            I.withScheduler({ $0.tick(running: current, now: now) }) {
             _requestPreempt()
         }
         rearmTimer()
+    }
+
+    /// Starts a timer that calls `function(context)` from the timer interrupt after `delay` ns, and
+    /// then every `period` ns if `period` > 0. Returns its ID for `cancelTimer`.
+    public static func startTimer(after delay: UInt64, period: UInt64 = 0, context: UnsafeMutableRawPointer? = nil,
+                                  _ function: TimerCallback) -> TimerID {
+        CPU.withInterruptsDisabled {
+            let id = sleepers.schedule(at: Clock.now() &+ delay, period: period, .callback(function, context))
+            rearmTimer()
+            return id
+        }
+    }
+
+    /// Stops a timer; false if it had already fired (one-shot) or was cancelled.
+    @discardableResult
+    public static func cancelTimer(_ id: TimerID) -> Bool {
+        CPU.withInterruptsDisabled { sleepers.cancel(id) != nil }
     }
 
     /// Called by traps.S on the preempted thread's own stack, interrupts disabled.

@@ -37,7 +37,16 @@ struct ThreadControl {
 nonisolated(unsafe) var table: [ThreadControl] = []
 nonisolated(unsafe) var savedStacks: UnsafeMutablePointer<UInt64> = UnsafeMutablePointer(bitPattern: 8)!
 nonisolated(unsafe) var currentIndex = 0
-nonisolated(unsafe) var sleepers = TimerQueue<ThreadID>()
+/// What a timer does when it expires: wake a thread (sleeps, timed waits) or call a function.
+enum TimerTarget {
+    case thread(ThreadID)
+    case callback(TimerCallback, UnsafeMutableRawPointer?)
+}
+
+/// A timer function; it runs in the timer interrupt, so it must not block or allocate.
+public typealias TimerCallback = @convention(c) (_ context: UnsafeMutableRawPointer?) -> Void
+
+nonisolated(unsafe) var sleepers = TimerQueue<TimerTarget>()
 nonisolated(unsafe) var contextSwitches: UInt64 = 0
 
 /// A thread as the app holds it: its slot and the slot's generation (so a stale handle is detected).
