@@ -37,6 +37,15 @@ struct ClockTests {
         #expect(boot.lines.contains { $0.hasPrefix("clock: ") && $0.contains(" MHz") })
     }
 
+    @Test func bootStatsReportTheCalibrationMethodAndTimerMode() throws {
+        let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("sleeper")),
+                                         kernelParameters: ["tessera.bootstats"])
+        let line = try #require(boot.lines.first { $0.hasPrefix("tessera: clock: TSC ") })
+        #expect(line.contains(" MHz from "))
+        #expect(line.contains("timer TSC-deadline") || line.contains("timer one-shot"))
+        #expect(line.hasSuffix("xAPIC") || line.hasSuffix("x2APIC"))
+    }
+
     @Test func wallClockComesFromTheRTC() throws {
         let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("sleeper")))
         let wall = try #require(boot.lines.first { $0.hasPrefix("wall: ") }.flatMap { Int($0.dropFirst(6)) })

@@ -12,6 +12,7 @@
 
 import ArchX86
 import Interrupts
+import Kernel
 
 public enum Clock {
     public enum CalibrationMethod {
@@ -45,6 +46,9 @@ public enum Clock {
         Interrupts.register(vector: Interrupts.timerVector) { _, _ in Clock.timerInterrupts &+= 1 }
         LocalAPIC.configureTimer(vector: Interrupts.timerVector, tscDeadline: usesTSCDeadline)
         if !usesTSCDeadline { apicTicksPerMillisecond = measureAPICTimer() }
+        if kernelParameters.hasKernelFlag("tessera.bootstats") {
+            print("tessera: clock: TSC \(frequency / 1_000_000) MHz from \(method.name); timer \(usesTSCDeadline ? "TSC-deadline" : "one-shot"); \(LocalAPIC.modeName)")
+        }
     }
 
     /// Counts a timer interrupt (for a library that takes over the timer vector, like threads).

@@ -22,6 +22,10 @@ import PlatformAPI
 
 @_extern(c, "tessera_kernel_bounds") func _kernelBounds(_ out: UnsafeMutablePointer<UInt>)
 
+/// The kernel parameters of this boot (the command line before `--`), for libraries that report or
+/// tune themselves at start-up (e.g. `tessera.bootstats`).
+nonisolated(unsafe) public var kernelParameters = BootArguments()
+
 public enum Kernel<I: Image> {
     /// The smallest heap extension, in pages: fewer, larger regions keep allocators efficient.
     static var heapGrowthPages: Int { 16 }
@@ -33,6 +37,7 @@ public enum Kernel<I: Image> {
         CPU.unmapNullPage()
         addMemory()
         let arguments = BootArguments(parsing: I.Platform.commandLine)
+        kernelParameters = arguments
         I.initializeInterrupts()
         I.initializeClock()
         I.initializeThreads()
