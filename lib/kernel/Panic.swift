@@ -59,32 +59,30 @@ extension Kernel {
             Out.text(" (a Swift runtime trap: failed precondition, overflow, index out of range or nil unwrap)")
         }
         Out.newline()
-        register("rip", f.rip); register("rsp", f.rsp); register("rflags", f.rflags)
-        Out.newline()
-        register("cr2", CPU.cr2); register("cr3", CPU.cr3); register("cs", f.cs)
-        Out.newline()
-        register("rax", f.rax); register("rbx", f.rbx); register("rcx", f.rcx)
-        Out.newline()
-        register("rdx", f.rdx); register("rsi", f.rsi); register("rdi", f.rdi)
-        Out.newline()
-        register("rbp", f.rbp); register("r8", f.r8); register("r9", f.r9)
-        Out.newline()
-        register("r10", f.r10); register("r11", f.r11); register("r12", f.r12)
-        Out.newline()
-        register("r13", f.r13); register("r14", f.r14); register("r15", f.r15)
-        Out.newline()
+        registers(("rip", f.rip), ("rsp", f.rsp), ("rflags", f.rflags))
+        registers(("cr2", CPU.cr2), ("cr3", CPU.cr3), ("cs", f.cs))
+        registers(("rax", f.rax), ("rbx", f.rbx), ("rcx", f.rcx))
+        registers(("rdx", f.rdx), ("rsi", f.rsi), ("rdi", f.rdi))
+        registers(("rbp", f.rbp), ("r8", f.r8), ("r9", f.r9))
+        registers(("r10", f.r10), ("r11", f.r11), ("r12", f.r12))
+        registers(("r13", f.r13), ("r14", f.r14), ("r15", f.r15))
         I.reportCrashContext(faultAddress: f.vector == 14 ? CPU.cr2 : 0)
         Out.line("backtrace:")
         frameLine(0, f.rip)
         walk(fromFrame: UInt(f.rbp), firstIndex: 1)
     }
 
-    static func register(_ name: StaticString, _ value: UInt64) {
+    /// One line of three registers: "  rax 0x... rbx 0x... rcx 0x...".
+    static func registers(_ a: (StaticString, UInt64), _ b: (StaticString, UInt64), _ c: (StaticString, UInt64)) {
         typealias Out = Output<I.Console>
-        Out.text("  ")
-        Out.text(name)
-        Out.text(" ")
-        Out.hex(value)
+        func one(_ register: (StaticString, UInt64)) {          // no array: the heap may be broken
+            Out.text("  ")
+            Out.text(register.0)
+            Out.text(" ")
+            Out.hex(register.1)
+        }
+        one(a); one(b); one(c)
+        Out.newline()
     }
 
     static func backtrace(fromFrame frame: UInt) {
