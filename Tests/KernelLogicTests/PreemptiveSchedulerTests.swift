@@ -147,7 +147,7 @@ private struct SimulatedKernel {
         #expect(scheduler.promotions == 0)
     }
 
-    @Test func lowPriorityRunsWithinTheAgingBoundUnderContinuousHighLoad() {
+    @Test func lowPriorityRunsWithinTheAgingBoundUnderContinuousHighLoad() throws {
         var kernel = SimulatedKernel()
         let threshold = kernel.scheduler.agingThreshold
         kernel.add(1, .high)                              // never yields
@@ -156,8 +156,8 @@ private struct SimulatedKernel {
         let timeline = kernel.run(ticks: 1_000)
         // Each waiting thread reaches the high queue within `threshold` passes per level, then gets the
         // next slice end. A slice lasts 11 ticks here: it starts at the first tick after the pick.
-        let firstNormal = timeline.firstIndex(of: ThreadID(2))!
-        let firstLow = timeline.firstIndex(of: ThreadID(3))!
+        let firstNormal = try #require(timeline.firstIndex(of: ThreadID(2)))
+        let firstLow = try #require(timeline.firstIndex(of: ThreadID(3)))
         #expect(firstNormal <= 1 + (threshold + 1) * ticksPerSlice)
         #expect(firstLow <= 1 + (2 * threshold + 2) * ticksPerSlice)
         // Over a long run nobody starves and the high thread still gets most of the CPU.
@@ -172,13 +172,13 @@ private struct SimulatedKernel {
         #expect(timeline.filter { $0 == ThreadID(1) }.count > timeline.count / 2)
     }
 
-    @Test func lowPriorityRunsWithinTheBoundBehindSeveralHighThreads() {
+    @Test func lowPriorityRunsWithinTheBoundBehindSeveralHighThreads() throws {
         var kernel = SimulatedKernel()
         let threshold = kernel.scheduler.agingThreshold
         for number: UInt32 in 1...3 { kernel.add(number, .high) }
         kernel.add(9, .low)
         let timeline = kernel.run(ticks: 600)
-        let firstLow = timeline.firstIndex(of: ThreadID(9))!
+        let firstLow = try #require(timeline.firstIndex(of: ThreadID(9)))
         #expect(firstLow <= 1 + (2 * threshold + 1 + 3) * ticksPerSlice)
     }
 

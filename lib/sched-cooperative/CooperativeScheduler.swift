@@ -12,8 +12,8 @@
 //
 //     links[t]   next and prev thread numbers in the ready queue (-1 for none) and the ready bit
 //     head/tail  the queue's ends
-//     running    the thread `next()` returned last, until it is given back or removed; kept only so that
-//                `add` of the running thread and the statistics are right (tick ignores it)
+//     running    the thread `next()` returned last, until it is given back or removed; kept for reports
+//                (`running`), never used for a decision
 //
 // `tick` always returns false and `timeSlice` is 0: the kernel arms no periodic tick for this scheduler.
 

@@ -8,9 +8,10 @@
 // base level or above; otherwise the running thread keeps the CPU for another slice. A higher-priority
 // thread woken in the middle of a slice therefore waits for the end of that slice, never longer.
 //
-// Slices. `next()` only records which thread runs; the first `tick` for it starts its slice at that
-// tick's `now`. So a thread always gets at least one full slice before preemption (at most one tick
-// period more), and a thread that yields early starts a fresh slice when it is picked again.
+// Slices. `next()` only records which thread runs (it has no clock); the first `tick` for it starts its
+// slice at that tick's `now`. So a thread always gets at least one full slice before preemption (with a
+// periodic tick, at most one tick period more; a tickless kernel calls `tick` right after the switch),
+// and a thread that yields early starts a fresh slice when it is picked again.
 //
 // Aging. Strict priority alone lets a busy high-priority thread starve everything below it. So:
 //
@@ -236,7 +237,7 @@ public struct PreemptiveScheduler: Scheduler {
 
     /// The CPU went to `level`: a pass for every lower level with ready threads, then promotions.
     mutating func pass(below level: Int) {
-        guard agingThreshold > 1000 else { return }
+        guard agingThreshold > 0 else { return }
         var lower = level + 1
         while lower < Priority.levels {
             if self[queue: lower].count > 0 { self[queue: lower].passes += 1 }

@@ -9,8 +9,8 @@
 //
 // Every thread is in one of three states as far as the scheduler knows:
 //
-//     ready      in the ready set: after `add`, or `yielded`; counted by `readyCount`
-//     running    returned by `next()` and not since given back with `yielded`, `add` or `remove`
+//     ready         in the ready set: after `add` or `yielded`; counted by `readyCount`
+//     running       returned by `next()` and not since given back with `yielded`, `add` or `remove`
 //     not runnable  never added, or given to `remove` (blocked, sleeping, exited)
 //
 // The calls, who makes them and when (all from the kernel, with interrupts disabled or otherwise
@@ -31,10 +31,13 @@
 //     tick(running:now:) from the timer interrupt, with the thread that was interrupted and the monotonic
 //                        time in ns. Returns true when that thread should be preempted; the kernel then
 //                        calls `yielded(running)` and `next()` on its way out of the interrupt. A
-//                        scheduler's first tick for a newly picked thread starts that thread's slice, so
-//                        a thread always gets at least one full `timeSlice` before preemption. Not called
-//                        while idle. A cooperative scheduler always returns false, and the kernel need
-//                        not call it at all when `isPreemptive` is false.
+//                        scheduler's first tick for a newly picked thread starts that thread's slice (and
+//                        returns false), so a thread always gets at least one full `timeSlice` before
+//                        preemption. A tickless kernel, which arms a one-shot timer for the end of the
+//                        slice instead of ticking periodically, calls `tick(running: t, now:)` right
+//                        after switching to t, so that the slice starts at the switch and not at the
+//                        next interrupt. Not called while idle. A cooperative scheduler always returns
+//                        false, and the kernel need not call it at all when `isPreemptive` is false.
 //
 // So a voluntary yield is `yielded(current); current = next()`, a block is `remove(current); current =
 // next()`, and a wake-up is `add(t, priority:)` (the woken thread waits for the running one to yield or

@@ -164,7 +164,7 @@ public struct TimerQueue<Payload> {
             if next > now {
                 totalMissedPeriods &+= missed
                 heap[0].deadline = next
-                _ = 0
+                heap[0].sequence = takeSequence()
                 siftDown(0)
                 return Expiry(id: id, payload: slots[slot].payload.unsafelyUnwrapped, deadline: top.deadline,
                               missedPeriods: missed, nextDeadline: next)
