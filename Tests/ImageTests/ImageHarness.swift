@@ -4,6 +4,7 @@
 // not change is not recompiled between tests (the builder's fingerprints).
 
 import Foundation
+import Testing
 import TesseraKit
 
 enum ImageHarness {
@@ -53,3 +54,7 @@ enum ImageHarness {
         return folder
     }
 }
+
+/// Every image test lives in this suite, one test at a time: the machine has two cores, and timing
+/// tests (sleep accuracy, preemption, idle CPU) would measure each other's VMs if run in parallel.
+@Suite(.serialized) enum ImageSuite {}

@@ -5,6 +5,7 @@
 // Exits 0 when every item arrived in order and all threads were joined.
 import Clock
 import Kernel
+import Threads
 
 final class BoundedQueue {
     var items: [Int] = []

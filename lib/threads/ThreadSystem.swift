@@ -152,6 +152,10 @@ public enum ThreadSystem<I: ThreadedImage> {
             if let next = I.withScheduler({ $0.next() }) {
                 let from = currentIndex, to = next.index
                 table[to].state = .running
+                if I.Scheduler.isPreemptive {
+                    // Tickless: the slice starts now, at the switch, not at the next timer tick.
+                    _ = I.withScheduler { $0.tick(running: next, now: Clock.now()) }
+                }
                 if to == from { return }
                 table[to].switchesIn &+= 1
                 contextSwitches &+= 1

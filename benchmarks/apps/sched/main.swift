@@ -3,6 +3,7 @@
 import ArchX86
 import Clock
 import Kernel
+import Threads
 
 struct SchedBench: Application {
     static func main(arguments: [String]) -> Int32 {

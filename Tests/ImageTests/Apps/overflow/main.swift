@@ -1,4 +1,5 @@
 import Kernel
+import Threads
 
 @inline(never)
 func recurse(_ depth: Int, _ buffer: UnsafeMutablePointer<UInt8>?) -> Int {

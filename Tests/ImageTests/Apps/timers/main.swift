@@ -1,5 +1,6 @@
 import Clock
 import Kernel
+import Threads
 
 nonisolated(unsafe) var ticks = 0
 nonisolated(unsafe) var tickEvent: Event? = nil
