@@ -18,7 +18,7 @@ public enum Machine: String, CaseIterable, Sendable {
 
     var qemuMachine: String {
         switch self {
-        case .microvm: return "microvm,x-option-roms=off,acpi=off"
+        case .microvm: return "microvm,x-option-roms=off,acpi=off,auto-kernel-cmdline=off"
         case .pc: return "pc"
         case .q35: return "q35"
         }
@@ -37,6 +37,8 @@ public struct RunOptions {
     public var kernelParameters: [String] = []
     public var arguments: [String]
     public var accelerator: Accelerator = .auto
+    /// Attach a virtio network device on QEMU's user-mode network (10.0.2.0/24, gateway 10.0.2.2).
+    public var userNetwork = false
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
 
@@ -115,6 +117,11 @@ public enum QEMURunner {
             "-kernel", options.image.path,
             "-append", commandLine(kernel: options.kernelParameters, arguments: options.arguments),
         ]
+        if options.userNetwork {
+            let device = options.machine == .microvm ? "virtio-net-device" : "virtio-net-pci,disable-legacy=on"
+            arguments += ["-netdev", "user,id=net0", "-device", "\(device),netdev=net0",
+                          "-global", "virtio-mmio.force-legacy=false"]
+        }
         switch accelerator {
         case .kvm: arguments += ["-accel", "kvm", "-cpu", "host"]
         default: arguments += ["-accel", "tcg", "-cpu", "max"]

@@ -146,6 +146,8 @@ struct Run: ParsableCommand {
                                         memoryBytes: memoryBytes,
                                         arguments: arguments.isEmpty ? manifest.arguments : arguments)
             runOptions.accelerator = accelerator
+            // An image with a network device gets one, on QEMU's user-mode network.
+            runOptions.userNetwork = product.resolved.binding(for: "net-device") != nil
             if bootStats { runOptions.kernelParameters.append("tessera.bootstats") }
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))

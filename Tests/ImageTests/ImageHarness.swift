@@ -30,12 +30,13 @@ enum ImageHarness {
     }
 
     static func boot(_ product: BuildProduct, arguments: [String] = [], machine: Machine = .microvm,
-                     memory: UInt64? = nil, kernelParameters: [String] = []) throws -> Boot {
+                     memory: UInt64? = nil, kernelParameters: [String] = [], network: Bool = false) throws -> Boot {
         final class Lines: @unchecked Sendable { var items: [String] = [] }
         let lines = Lines()
         var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: machine,
                                  memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
         options.kernelParameters = kernelParameters
+        options.userNetwork = network
         options.consoleSink = { lines.items.append($0) }
         let result = try QEMURunner.run(options) { _ in }
         return Boot(lines: lines.items, result: result)

@@ -27,6 +27,11 @@
 @_extern(c, "tessera_interrupts_disable") func _interruptsDisable() -> Bool
 @_extern(c, "tessera_interrupts_enable") func _interruptsEnable()
 @_extern(c, "tessera_wait_for_interrupt") func _waitForInterrupt()
+@_extern(c, "tessera_memory_barrier") func _memoryBarrier()
+@_extern(c, "tessera_mmio_read32") func _mmioRead32(_ address: UInt) -> UInt32
+@_extern(c, "tessera_mmio_write32") func _mmioWrite32(_ address: UInt, _ value: UInt32)
+@_extern(c, "tessera_mmio_read16") func _mmioRead16(_ address: UInt) -> UInt16
+@_extern(c, "tessera_mmio_read8") func _mmioRead8(_ address: UInt) -> UInt8
 @_extern(c, "tessera_boot_timestamp") func _bootTimestamp() -> UInt64
 
 /// The result of one CPUID query.
@@ -88,6 +93,15 @@ public enum CPU {
         }
         return nil
     }
+
+    /// Orders memory accesses around shared rings (device DMA): nothing moves across it.
+    @inline(__always) public static func memoryBarrier() { _memoryBarrier() }
+
+    /// Device registers (memory-mapped I/O): never merged, reordered or elided by the compiler.
+    @inline(__always) public static func mmioRead32(_ address: UInt) -> UInt32 { _mmioRead32(address) }
+    @inline(__always) public static func mmioWrite32(_ address: UInt, _ value: UInt32) { _mmioWrite32(address, value) }
+    @inline(__always) public static func mmioRead16(_ address: UInt) -> UInt16 { _mmioRead16(address) }
+    @inline(__always) public static func mmioRead8(_ address: UInt) -> UInt8 { _mmioRead8(address) }
 
     public static func readMSR(_ msr: UInt32) -> UInt64 { _rdmsr(msr) }
     public static func writeMSR(_ msr: UInt32, _ value: UInt64) { _wrmsr(msr, value) }

@@ -235,3 +235,27 @@ tessera_wait_for_interrupt: /* enable interrupts and halt, atomically: no wake-u
 tessera_invlpg:             /* (address) */
     invlpg (%rdi)
     ret
+
+    .globl tessera_memory_barrier
+tessera_memory_barrier:     /* a full fence; also a compiler barrier, being an opaque call */
+    mfence
+    ret
+
+/* MMIO: device registers must be read and written exactly as the code says, in order; as opaque
+   calls these cannot be merged, reordered or removed by the compiler. */
+    .globl tessera_mmio_read32
+tessera_mmio_read32:        /* (address) -> UInt32 */
+    movl (%rdi), %eax
+    ret
+    .globl tessera_mmio_write32
+tessera_mmio_write32:       /* (address, value) */
+    movl %esi, (%rdi)
+    ret
+    .globl tessera_mmio_read16
+tessera_mmio_read16:
+    movzwl (%rdi), %eax
+    ret
+    .globl tessera_mmio_read8
+tessera_mmio_read8:
+    movzbl (%rdi), %eax
+    ret

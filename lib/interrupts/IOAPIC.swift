@@ -7,6 +7,8 @@
 // 0x11 + 2n (high word: destination APIC ID in bits 24-31). Every line starts masked; `route` unmasks
 // one, edge-triggered and active-high as ISA devices are (PCI devices pass `level: true`).
 
+import ArchX86
+
 public enum IOAPIC {
     static let base: UInt = 0xFEC0_0000
 
@@ -31,12 +33,12 @@ public enum IOAPIC {
     }
 
     static func read(_ register: UInt32) -> UInt32 {
-        UnsafeMutablePointer<UInt32>(bitPattern: base)!.pointee = register
-        return UnsafeMutablePointer<UInt32>(bitPattern: base + 0x10)!.pointee
+        CPU.mmioWrite32(base, register)
+        return CPU.mmioRead32(base + 0x10)
     }
 
     static func write(_ register: UInt32, _ value: UInt32) {
-        UnsafeMutablePointer<UInt32>(bitPattern: base)!.pointee = register
-        UnsafeMutablePointer<UInt32>(bitPattern: base + 0x10)!.pointee = value
+        CPU.mmioWrite32(base, register)
+        CPU.mmioWrite32(base + 0x10, value)
     }
 }

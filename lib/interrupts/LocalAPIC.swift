@@ -46,14 +46,14 @@ public enum LocalAPIC {
 
     static func read(_ register: Int) -> UInt32 {
         if x2APIC { return UInt32(truncatingIfNeeded: CPU.readMSR(0x800 + UInt32(register >> 4))) }
-        return UnsafeMutablePointer<UInt32>(bitPattern: base + UInt(register))!.pointee
+        return CPU.mmioRead32(base + UInt(register))
     }
 
     static func write(_ register: Int, _ value: UInt32) {
         if x2APIC {
             CPU.writeMSR(0x800 + UInt32(register >> 4), UInt64(value))
         } else {
-            UnsafeMutablePointer<UInt32>(bitPattern: base + UInt(register))!.pointee = value
+            CPU.mmioWrite32(base + UInt(register), value)
         }
     }
 

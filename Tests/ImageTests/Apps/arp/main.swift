@@ -1,0 +1,49 @@
+import Clock
+import Kernel
+import NetDeviceAPI
+
+func hex(_ byte: UInt8) -> String {
+    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
+    return String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 15)])
+}
+
+func format(_ mac: MACAddress) -> String {
+    var parts: [String] = []
+    mac.forEachByte { parts.append(hex($0)) }
+    return parts.joined(separator: ":")
+}
+
+struct ARPProbe: Application {
+    static func main(arguments: [String]) -> Int32 {
+        guard var device = TesseraImage.NetDevice() else {
+            print("arp: no network device")
+            return 2
+        }
+        print("arp: \(TesseraImage.NetDevice.name) mac \(format(device.macAddress)) mtu \(device.mtu) link \(device.isLinkUp ? "up" : "down")")
+        // Ethernet broadcast, EtherType ARP; ARP request: who has 10.0.2.2? tell 10.0.2.15.
+        var frame: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        device.macAddress.forEachByte { frame.append($0) }
+        frame += [0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01]
+        device.macAddress.forEachByte { frame.append($0) }
+        frame += [10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2]
+        while frame.count < 60 { frame.append(0) }
+        let sent = frame.withUnsafeBytes { device.transmit($0) }
+        print("arp: request sent \(sent)")
+        let start = Clock.now()
+        var answer: String? = nil
+        while answer == nil && Clock.now() - start < 2_000_000_000 {
+            device.receive(limit: 16) { received in
+                guard received.count >= 42, received[12] == 0x08, received[13] == 0x06, received[21] == 2,
+                      received[28] == 10, received[29] == 0, received[30] == 2, received[31] == 2 else { return }
+                answer = format(MACAddress(received[22], received[23], received[24], received[25], received[26], received[27]))
+            }
+        }
+        guard let answer else {
+            print("arp: no reply")
+            return 1
+        }
+        print("arp: 10.0.2.2 is at \(answer)")
+        print("arp: frames sent \(device.statistics.framesSent) received \(device.statistics.framesReceived)")
+        return 0
+    }
+}

@@ -1,0 +1,25 @@
+// Network device image tests: the virtio-net driver against QEMU's user-mode network.
+
+import Foundation
+import Testing
+import TesseraKit
+
+extension ImageSuite {
+    @Suite
+    struct NetworkTests {
+        @Test func virtioNetResolvesTheGatewayWithARP() throws {
+            let product = try ImageHarness.build(ImageHarness.testApp("arp"))
+            #expect(product.resolved.binding(for: "net-device")?.library == "virtio-net")
+            let boot = try ImageHarness.boot(product, network: true)
+            #expect(boot.result.exitCode == 0)
+            #expect(boot.lines.contains("arp: virtio-net mac 52:54:00:12:34:56 mtu 1500 link up"))
+            #expect(boot.lines.contains("arp: 10.0.2.2 is at 52:55:0a:00:02:02"))
+        }
+
+        @Test func withoutADeviceTheDriverSaysSo() throws {
+            let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("arp")), network: false)
+            #expect(boot.result.exitCode == 2)
+            #expect(boot.lines.contains("arp: no network device"))
+        }
+    }
+}
