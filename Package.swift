@@ -41,11 +41,12 @@ let package = Package(
         hostLibrary("SchedulerAPI", "scheduler-api"),
         hostLibrary("SchedCooperative", "sched-cooperative", dependencies: ["SchedulerAPI"]),
         hostLibrary("SchedPreemptive", "sched-preemptive", dependencies: ["SchedulerAPI"]),
+        hostLibrary("NetWire", "net-wire"),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic",
-            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive",
+            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]
