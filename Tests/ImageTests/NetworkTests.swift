@@ -14,6 +14,16 @@ extension ImageSuite {
             #expect(boot.result.exitCode == 0)
             #expect(boot.lines.contains("arp: virtio-net mac 52:54:00:12:34:56 mtu 1500 link up"))
             #expect(boot.lines.contains("arp: 10.0.2.2 is at 52:55:0a:00:02:02"))
+            #expect(boot.lines.contains("arp: frames sent 1 received 1 interrupts no"))
+        }
+
+        @Test func interruptModeWakesTheWaiterWhenTheReplyArrives() throws {
+            let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("arp")),
+                                             arguments: ["interrupts"], network: true)
+            #expect(boot.result.exitCode == 0)
+            #expect(boot.lines.contains("arp: interrupts enabled true"))
+            #expect(boot.lines.contains("arp: 10.0.2.2 is at 52:55:0a:00:02:02"))
+            #expect(boot.lines.contains("arp: frames sent 1 received 1 interrupts yes"))
         }
 
         @Test func withoutADeviceTheDriverSaysSo() throws {

@@ -31,10 +31,14 @@ public struct MACAddress: Equatable {
     }
 }
 
+/// Called from interrupt context when frames have arrived (or transmit buffers were freed); it must not
+/// block or allocate — it signals whoever polls `receive` (a thread's Event, a flag).
+public typealias NetDeviceNotify = @convention(c) (_ context: UnsafeMutableRawPointer?) -> Void
+
 /// Counters every device keeps (for metrics and the shell).
 public struct NetDeviceStatistics {
     public var framesSent = 0, bytesSent = 0, framesReceived = 0, bytesReceived = 0
-    public var transmitBusy = 0, receiveErrors = 0
+    public var transmitBusy = 0, receiveErrors = 0, interrupts = 0
     public init() {}
 }
 
@@ -55,6 +59,10 @@ public protocol NetDevice {
     /// Copies `frame` (destination MAC first, no FCS) into a transmit buffer and sends it. False when
     /// every transmit buffer is still in flight or the frame is larger than the MTU allows.
     mutating func transmit(_ frame: UnsafeRawBufferPointer) -> Bool
+
+    /// Switches to interrupt mode: `notify(context)` runs in interrupt context whenever the device has
+    /// used buffers. False when the device cannot interrupt (stay in polling mode).
+    mutating func enableInterrupts(context: UnsafeMutableRawPointer?, _ notify: NetDeviceNotify) -> Bool
 
     /// Hands each frame received since the last call to `body`, then recycles its buffer. Returns the
     /// number of frames handed over (at most `limit`).

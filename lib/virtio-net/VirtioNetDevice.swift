@@ -8,9 +8,16 @@
 // offered; nothing else (no offloads, no mergeable buffers, no control queue).
 
 import ArchX86
+import Interrupts
 import Kernel
 import NetDeviceAPI
 import Virtio
+
+/// The one interrupt-mode device's transport and the stack's notification (single device for now).
+nonisolated(unsafe) var interruptTransport: VirtioMMIO? = nil
+nonisolated(unsafe) var interruptNotify: NetDeviceNotify? = nil
+nonisolated(unsafe) var interruptContext: UnsafeMutableRawPointer? = nil
+nonisolated(unsafe) var interruptCount = 0
 
 public struct VirtioNetDevice: NetDevice {
     static let featureMTU: UInt64 = 1 << 3, featureMAC: UInt64 = 1 << 5, featureStatus: UInt64 = 1 << 16
@@ -26,7 +33,12 @@ public struct VirtioNetDevice: NetDevice {
     let buffers: UInt
     public private(set) var macAddress: MACAddress
     public private(set) var mtu: Int
-    public private(set) var statistics = NetDeviceStatistics()
+    var counters = NetDeviceStatistics()
+    public var statistics: NetDeviceStatistics {
+        var figures = counters
+        figures.interrupts = interruptCount
+        return figures
+    }
 
     public static var name: StaticString { "virtio-net" }
 
@@ -68,6 +80,19 @@ public struct VirtioNetDevice: NetDevice {
         transport.notify(queue: 0)
     }
 
+    public mutating func enableInterrupts(context: UnsafeMutableRawPointer?, _ notify: NetDeviceNotify) -> Bool {
+        interruptTransport = transport
+        interruptNotify = notify
+        interruptContext = context
+        // Level-triggered: the line stays asserted until the interrupt status is acknowledged.
+        Interrupts.enable(line: transport.interruptLine, level: true) { _, _ in
+            interruptCount += 1
+            _ = interruptTransport?.acknowledgeInterrupt()
+            interruptNotify?(interruptContext)
+        }
+        return true
+    }
+
     public var isLinkUp: Bool {
         guard features & Self.featureStatus != 0 else { return true }
         return transport.configurationHalfword(6) & 1 != 0
@@ -77,7 +102,7 @@ public struct VirtioNetDevice: NetDevice {
         guard frame.count >= 14, frame.count <= mtu + 14 else { return false }
         while let finished = transmitQueue.popUsed() { transmitQueue.recycle(finished.id) }
         guard let slot = transmitQueue.nextFreeDescriptor else {
-            statistics.transmitBusy += 1
+            counters.transmitBusy += 1
             return false
         }
         let buffer = buffers + UInt((receiveQueue.size + Int(slot)) * Self.bufferBytes)
@@ -87,8 +112,8 @@ public struct VirtioNetDevice: NetDevice {
         _ = transmitQueue.add(address: buffer, length: Self.headerBytes + frame.count, deviceWritable: false)
         transmitQueue.publish()
         transport.notify(queue: 1)
-        statistics.framesSent += 1
-        statistics.bytesSent += frame.count
+        counters.framesSent += 1
+        counters.bytesSent += frame.count
         return true
     }
 
@@ -102,11 +127,11 @@ public struct VirtioNetDevice: NetDevice {
                 let frame = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: buffer + UInt(Self.headerBytes)),
                                                    count: length - Self.headerBytes)
                 body(frame)
-                statistics.framesReceived += 1
-                statistics.bytesReceived += frame.count
+                counters.framesReceived += 1
+                counters.bytesReceived += frame.count
                 handed += 1
             } else {
-                statistics.receiveErrors += 1
+                counters.receiveErrors += 1
             }
             receiveQueue.recycle(id)
             _ = receiveQueue.add(address: buffer, length: Self.bufferBytes, deviceWritable: true)

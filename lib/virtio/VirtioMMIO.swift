@@ -36,6 +36,15 @@ public struct VirtioMMIO {
     public let base: UInt
     public let slot: Int
 
+    /// The I/O APIC line of this transport. QEMU's microvm wires transport n to GSI 5 + n when it has
+    /// 8 transports (one I/O APIC), and to GSI 16 + n when it has 24 (a second I/O APIC, `ioapic2`).
+    public var interruptLine: Int {
+        var transports = 0
+        for slot in 0..<Self.slotCount
+        where CPU.mmioRead32(Self.firstSlot + UInt(slot) * Self.slotSize) == 0x7472_6976 { transports += 1 }
+        return transports > 8 ? 16 + slot : 5 + slot
+    }
+
     /// The first version-2 transport whose device has `deviceID` (1 = network, 2 = block).
     public static func find(deviceID wanted: UInt32) -> VirtioMMIO? {
         for slot in 0..<slotCount {
