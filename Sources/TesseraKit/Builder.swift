@@ -6,7 +6,8 @@
 //   2. compile each library, dependencies first, as one Embedded Swift module for
 //      x86_64-unknown-none-elf (whole-module, -Osize, one section per function) and assemble its .S
 //      files; a library is rebuilt only when its sources, the flags or a dependency changed (and the
-//      app and the link only when the app, the wiring, the linker script or a library changed);
+//      app and the link only when the app, the wiring, the linker script or a library changed); a
+//      library compiled for any app is kept in a per-user cache by fingerprint and reused by others;
 //   3. generate the wiring file from the kernel's template (one typealias per API slot) and compile it
 //      with the app's sources as the module `App`;
 //   4. link with ld.lld, the kernel's linker script and --gc-sections (so unused functions of selected
@@ -39,6 +40,21 @@ public struct Builder {
     /// Link-time optimization across all libraries (LLVM full LTO): smaller and faster images, but the
     /// linker map can no longer attribute bytes to libraries, so `tessera size` reports without it.
     public var linkTimeOptimization = false
+    /// Compiled libraries shared by every app on this machine, keyed by fingerprint: an app folder
+    /// that has never been built reuses what another one compiled. Nil disables it.
+    /// Default: $TESSERA_CACHE, else $XDG_CACHE_HOME/tessera, else ~/.cache/tessera.
+    public var cacheDirectory: URL? = Builder.defaultCacheDirectory()
+
+    public static func defaultCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
+        if let explicit = environment["TESSERA_CACHE"] {
+            return explicit.isEmpty ? nil : URL(fileURLWithPath: explicit)
+        }
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("tessera")
+        }
+        guard let home = environment["HOME"], !home.isEmpty else { return nil }
+        return URL(fileURLWithPath: home).appendingPathComponent(".cache/tessera")
+    }
 
     public init(toolchain: Toolchain, libraryRoot: String, log: ((String) -> Void)? = nil) {
         self.toolchain = toolchain
@@ -86,7 +102,8 @@ public struct Builder {
                 linkerScript = URL(fileURLWithPath: library.directory).appendingPathComponent(script)
             }
             let fingerprint = try Fingerprint.of(files: sources,
-                                                 extra: swiftFlags + library.dependencies.map { fingerprints[$0] ?? "" })
+                                                 extra: swiftFlags + [toolchain.swiftc.path]
+                                                    + library.dependencies.map { fingerprints[$0] ?? "" })
             fingerprints[library.name] = fingerprint
             let stamp = objects.appendingPathComponent("\(library.name).stamp")
             var libraryObjects: [URL] = []
@@ -96,7 +113,12 @@ public struct Builder {
             }
             let upToDate = (try? String(contentsOf: stamp, encoding: .utf8)) == fingerprint
                 && libraryObjects.allSatisfy { FileManager.default.fileExists(atPath: $0.path) }
-            if !upToDate {
+            let moduleFiles = swiftSources.isEmpty ? [] : [modules.appendingPathComponent("\(library.module).swiftmodule")]
+            let cached = cacheDirectory?.appendingPathComponent("\(library.name)-\(fingerprint)")
+            if !upToDate, let cached, restore(libraryObjects + moduleFiles, from: cached) {
+                log?("reusing \(library.name) from the cache")
+                try fingerprint.write(to: stamp, atomically: true, encoding: .utf8)
+            } else if !upToDate {
                 log?("compiling \(library.name) (\(library.module))")
                 if !swiftSources.isEmpty {
                     try compileSwift(module: library.module, sources: swiftSources, modules: modules,
@@ -107,6 +129,7 @@ public struct Builder {
                                what: "assembling \(file.lastPathComponent)")
                 }
                 try fingerprint.write(to: stamp, atomically: true, encoding: .utf8)
+                if let cached { store(libraryObjects + moduleFiles, in: cached) }
                 compiled.append(library.name)
             }
             products += libraryObjects.map { (library.name, $0) }
@@ -149,6 +172,37 @@ public struct Builder {
         }
         return BuildProduct(resolved: resolved, image: image, debugImage: debugImage, map: map, wiring: wiring,
                             objects: products, compiledLibraries: compiled)
+    }
+
+    /// Copies cached files into place; false (and nothing changed that matters) if any is missing.
+    func restore(_ files: [URL], from entry: URL) -> Bool {
+        let fm = FileManager.default
+        guard files.allSatisfy({ fm.fileExists(atPath: entry.appendingPathComponent($0.lastPathComponent).path) }) else {
+            return false
+        }
+        for file in files {
+            try? fm.removeItem(at: file)
+            guard (try? fm.copyItem(at: entry.appendingPathComponent(file.lastPathComponent), to: file)) != nil else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Saves build outputs under `entry`, written to a temporary folder first and renamed, so a
+    /// concurrent build never sees half an entry. Failures only cost a future rebuild.
+    func store(_ files: [URL], in entry: URL) {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: entry.path) else { return }
+        let staging = entry.deletingLastPathComponent()
+            .appendingPathComponent(".staging-\(getpid())-\(entry.lastPathComponent)")
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            for file in files { try fm.copyItem(at: file, to: staging.appendingPathComponent(file.lastPathComponent)) }
+            try fm.moveItem(at: staging, to: entry)
+        } catch {
+            try? fm.removeItem(at: staging)
+        }
     }
 
     /// The wiring template: every selected library's `Wiring.swift.in`, in build order. The kernel's

@@ -15,7 +15,7 @@
 // and reply (2) (RARP's 3 and 4, InARP's 8 and 9) are `.unsupported`.
 
 /// The ARP operations `ARPRepr` represents.
-public enum ARPOperation: UInt16, Hashable {
+public enum ARPOperation: UInt16, Hashable, Sendable {
     case request = 1
     case reply = 2
 }
@@ -72,7 +72,7 @@ public struct ARPPacket {
 }
 
 /// An ARP request or reply for IPv4 over Ethernet.
-public struct ARPRepr: Hashable {
+public struct ARPRepr: Hashable, Sendable {
     public var operation: ARPOperation
     public var senderHardwareAddress: MACAddress
     public var senderProtocolAddress: IPv4Address

@@ -12,7 +12,7 @@
 // which the packet views call only inside lengths they validated.
 
 /// A 48-bit IEEE 802 MAC address.
-public struct MACAddress: Hashable, Comparable, CustomStringConvertible, LosslessStringConvertible {
+public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible {
     /// The address as a number, first octet most significant; the top 16 bits are always zero.
     public let rawValue: UInt64
 
@@ -92,7 +92,7 @@ public struct MACAddress: Hashable, Comparable, CustomStringConvertible, Lossles
 }
 
 /// An IPv4 address (RFC 791).
-public struct IPv4Address: Hashable, Comparable, CustomStringConvertible, LosslessStringConvertible {
+public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible {
     /// The address as a number, first octet most significant (10.0.2.15 is 0x0A00_020F).
     public let rawValue: UInt32
 

@@ -19,7 +19,7 @@
 // does so.
 
 /// A running Internet checksum (RFC 1071).
-public struct InternetChecksum: Hashable {
+public struct InternetChecksum: Hashable, Sendable {
     /// The sum of the 16-bit words added so far, not yet folded.
     var sum: UInt64 = 0
     /// Whether an odd number of bytes has been added: the next byte is the low half of a word.

@@ -13,7 +13,7 @@
 // EtherType but not parsed.
 
 /// The protocol carried by an Ethernet II frame (IEEE registry), also used as ARP's protocol type.
-public struct EtherType: RawRepresentable, Hashable {
+public struct EtherType: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt16
 
     public init(rawValue: UInt16) {
@@ -57,7 +57,7 @@ public struct EthernetFrame {
 }
 
 /// The header of an Ethernet II frame as values.
-public struct EthernetRepr: Hashable {
+public struct EthernetRepr: Hashable, Sendable {
     public var source: MACAddress
     public var destination: MACAddress
     public var etherType: EtherType

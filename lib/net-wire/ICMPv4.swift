@@ -18,7 +18,7 @@
 // request's `data` into its own buffer, then `emit` writes the header and the checksum over both.
 
 /// The ICMPv4 message types this library names (IANA "ICMP Type Numbers").
-public struct ICMPv4Type: RawRepresentable, Hashable {
+public struct ICMPv4Type: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
 
     public init(rawValue: UInt8) {
@@ -36,7 +36,7 @@ public struct ICMPv4Type: RawRepresentable, Hashable {
 /// A checked view of an ICMPv4 message.
 public struct ICMPv4Packet {
     enum Field {
-        static let type = 0
+        static let messageType = 0
         static let code = 1
         static let checksum = 2
         static let identifier = 4
@@ -54,7 +54,7 @@ public struct ICMPv4Packet {
         self.bytes = bytes
     }
 
-    public var messageType: ICMPv4Type { ICMPv4Type(rawValue: bytes[Field.type]) }
+    public var messageType: ICMPv4Type { ICMPv4Type(rawValue: bytes[Field.messageType]) }
     public var code: UInt8 { bytes[Field.code] }
     public var checksum: UInt16 { bytes.read16(at: Field.checksum) }
     /// Bytes 4...7, whose meaning depends on the type.
@@ -75,7 +75,7 @@ public struct ICMPv4Packet {
 }
 
 /// An ICMPv4 echo message; its data is carried separately (see the design comment).
-public enum ICMPv4Repr: Hashable {
+public enum ICMPv4Repr: Hashable, Sendable {
     case echoRequest(identifier: UInt16, sequenceNumber: UInt16)
     case echoReply(identifier: UInt16, sequenceNumber: UInt16)
 
@@ -106,11 +106,11 @@ public enum ICMPv4Repr: Hashable {
         typealias Field = ICMPv4Packet.Field
         switch self {
         case .echoRequest(let identifier, let sequenceNumber):
-            buffer[Field.type] = ICMPv4Type.echoRequest.rawValue
+            buffer[Field.messageType] = ICMPv4Type.echoRequest.rawValue
             buffer.write16(identifier, at: Field.identifier)
             buffer.write16(sequenceNumber, at: Field.sequenceNumber)
         case .echoReply(let identifier, let sequenceNumber):
-            buffer[Field.type] = ICMPv4Type.echoReply.rawValue
+            buffer[Field.messageType] = ICMPv4Type.echoReply.rawValue
             buffer.write16(identifier, at: Field.identifier)
             buffer.write16(sequenceNumber, at: Field.sequenceNumber)
         }

@@ -21,7 +21,7 @@
 // The reserved flag bit (RFC 791: must be zero) is exposed and ignored, as receivers commonly do.
 
 /// The protocol carried in an IPv4 packet (IANA "Assigned Internet Protocol Numbers").
-public struct IPProtocol: RawRepresentable, Hashable {
+public struct IPProtocol: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
 
     public init(rawValue: UInt8) {
@@ -105,7 +105,7 @@ public struct IPv4Packet {
 }
 
 /// An IPv4 header as values. Options are not represented: `emit` writes a 20-byte header.
-public struct IPv4Repr: Hashable {
+public struct IPv4Repr: Hashable, Sendable {
     public var source: IPv4Address
     public var destination: IPv4Address
     public var `protocol`: IPProtocol

@@ -26,7 +26,7 @@
 // writes the header and the checksum over both.
 
 /// The TCP control bits (RFC 9293 section 3.1, with ECE and CWR from RFC 3168).
-public struct TCPFlags: OptionSet, Hashable {
+public struct TCPFlags: OptionSet, Hashable, Sendable {
     public var rawValue: UInt8
 
     public init(rawValue: UInt8) {
@@ -111,7 +111,7 @@ extension TCPOptionList {
 }
 
 /// A TCP header as values.
-public struct TCPRepr: Hashable {
+public struct TCPRepr: Hashable, Sendable {
     public var sourcePort: UInt16
     public var destinationPort: UInt16
     public var sequenceNumber: UInt32

@@ -25,7 +25,7 @@
 // which is always a multiple of 4 bytes, at most 20.
 
 /// One TCP option, as found in a validated option area.
-public enum TCPOption: Hashable {
+public enum TCPOption: Hashable, Sendable {
     case endOfOptionList
     case noOperation
     case maximumSegmentSize(UInt16)
@@ -123,7 +123,7 @@ public struct TCPOptionList: Sequence {
 }
 
 /// The TCP timestamps option's two values (RFC 7323 section 3).
-public struct TCPTimestamps: Hashable {
+public struct TCPTimestamps: Hashable, Sendable {
     public var value: UInt32
     public var echoReply: UInt32
 
@@ -134,7 +134,7 @@ public struct TCPTimestamps: Hashable {
 }
 
 /// The TCP options a segment carries, as values.
-public struct TCPOptions: Hashable {
+public struct TCPOptions: Hashable, Sendable {
     public var maximumSegmentSize: UInt16?
     public var windowScale: UInt8?
     public var sackPermitted: Bool

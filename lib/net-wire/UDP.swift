@@ -60,7 +60,7 @@ public struct UDPPacket {
 }
 
 /// A UDP header as values: the ports. The length comes from the buffer `emit` writes into.
-public struct UDPRepr: Hashable {
+public struct UDPRepr: Hashable, Sendable {
     public var sourcePort: UInt16
     public var destinationPort: UInt16
 

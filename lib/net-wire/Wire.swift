@@ -17,8 +17,9 @@
 //              from a checked view by `init(parsing:)`, which also verifies checksums and rejects what
 //              the representation cannot express. Everything above the wire layer uses these.
 //     emit     `XRepr.emit(into:)` writes the header into an `UnsafeMutableRawBufferPointer` and fills
-//              in the checksum. It trusts the representation and never re-validates; it only traps
-//              (precondition) when the buffer is too small to hold what it must write. For ICMP, UDP
+//              in the checksum. It trusts the representation and never re-validates; it traps
+//              (precondition) only when the buffer cannot hold what it must write or a length does not
+//              fit its 16-bit field; other out-of-range values are debug assertions. For ICMP, UDP
 //              and TCP the buffer is the whole message and the payload must already be in place after
 //              the header (zero-copy transmit: the payload is written first, then the header).
 //
