@@ -102,7 +102,7 @@ public struct Builder {
                 linkerScript = URL(fileURLWithPath: library.directory).appendingPathComponent(script)
             }
             let fingerprint = try Fingerprint.of(files: sources,
-                                                 extra: swiftFlags + [toolchain.swiftc.path]
+                                                 extra: swiftFlags + [toolchain.identity]
                                                     + library.dependencies.map { fingerprints[$0] ?? "" })
             fingerprints[library.name] = fingerprint
             let stamp = objects.appendingPathComponent("\(library.name).stamp")

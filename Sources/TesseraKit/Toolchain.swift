@@ -41,6 +41,16 @@ public struct Toolchain {
                          swiftLibraryDirectory: bin.deletingLastPathComponent().appendingPathComponent("lib/swift"))
     }
 
+    /// Names this exact toolchain (path, size and modification time of swiftc), so that cached objects
+    /// from another toolchain are never reused.
+    public var identity: String {
+        let resolved = swiftc.resolvingSymlinksInPath()
+        let attributes = try? FileManager.default.attributesOfItem(atPath: resolved.path)
+        let size = (attributes?[.size] as? Int) ?? 0
+        let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "\(resolved.path):\(size):\(Int(modified))"
+    }
+
     /// The Unicode data tables for Embedded Swift on the kernel's target (linked; unused parts are
     /// dropped by --gc-sections).
     public var unicodeDataTables: URL {
