@@ -42,10 +42,12 @@ let package = Package(
         hostLibrary("SchedCooperative", "sched-cooperative", dependencies: ["SchedulerAPI"]),
         hostLibrary("SchedPreemptive", "sched-preemptive", dependencies: ["SchedulerAPI"]),
         hostLibrary("NetWire", "net-wire"),
+        hostLibrary("NetDeviceAPI", "netdev-api", dependencies: ["NetWire"]),
+        hostLibrary("NetInterface", "net-interface", dependencies: ["NetDeviceAPI", "NetWire"]),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
-            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic",
+            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),

@@ -26,6 +26,15 @@ extension ImageSuite {
             #expect(boot.lines.contains("arp: frames sent 1 received 1 interrupts yes"))
         }
 
+        @Test func theInterfacePingsTheGatewayAfterResolvingItsMAC() throws {
+            let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("ping")), network: true)
+            #expect(boot.result.exitCode == 0)
+            for sequence in 1...3 {
+                #expect(boot.lines.contains { $0.hasPrefix("ping: reply from 10.0.2.2 seq \(sequence) time ") })
+            }
+            #expect(boot.lines.contains("ping: 3/3 replies; arp requests 1, frames out 4 in 4"))
+        }
+
         @Test func withoutADeviceTheDriverSaysSo() throws {
             let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("arp")), network: false)
             #expect(boot.result.exitCode == 2)

@@ -10,26 +10,7 @@
 // signals `onInterrupt` so a stack can sleep until frames arrive. Drivers are selected in the manifest
 // (`net-device: virtio-net`) and bound statically by the wiring.
 
-/// A 48-bit Ethernet address.
-public struct MACAddress: Equatable {
-    public var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
-
-    public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, _ b4: UInt8, _ b5: UInt8) {
-        bytes = (b0, b1, b2, b3, b4, b5)
-    }
-
-    public static let broadcast = MACAddress(0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
-
-    public static func == (a: MACAddress, b: MACAddress) -> Bool {
-        a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1 && a.bytes.2 == b.bytes.2
-            && a.bytes.3 == b.bytes.3 && a.bytes.4 == b.bytes.4 && a.bytes.5 == b.bytes.5
-    }
-
-    /// The six bytes in order.
-    public func forEachByte(_ body: (UInt8) -> Void) {
-        body(bytes.0); body(bytes.1); body(bytes.2); body(bytes.3); body(bytes.4); body(bytes.5)
-    }
-}
+@_exported import NetWire      // MACAddress: one address type from the wire to the driver
 
 /// Called from interrupt context when frames have arrived (or transmit buffers were freed); it must not
 /// block or allocate — it signals whoever polls `receive` (a thread's Event, a flag).

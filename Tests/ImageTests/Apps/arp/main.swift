@@ -2,16 +2,7 @@ import Clock
 import Kernel
 import NetDeviceAPI
 
-func hex(_ byte: UInt8) -> String {
-    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
-    return String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 15)])
-}
-
-func format(_ mac: MACAddress) -> String {
-    var parts: [String] = []
-    mac.forEachByte { parts.append(hex($0)) }
-    return parts.joined(separator: ":")
-}
+func format(_ mac: MACAddress) -> String { mac.description }
 
 nonisolated(unsafe) var framesArrived = false
 
@@ -29,9 +20,9 @@ struct ARPProbe: Application {
         }
         // Ethernet broadcast, EtherType ARP; ARP request: who has 10.0.2.2? tell 10.0.2.15.
         var frame: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
-        device.macAddress.forEachByte { frame.append($0) }
+        for shift in stride(from: 40, through: 0, by: -8) { frame.append(UInt8(truncatingIfNeeded: device.macAddress.rawValue >> UInt64(shift))) }
         frame += [0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01]
-        device.macAddress.forEachByte { frame.append($0) }
+        for shift in stride(from: 40, through: 0, by: -8) { frame.append(UInt8(truncatingIfNeeded: device.macAddress.rawValue >> UInt64(shift))) }
         frame += [10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2]
         while frame.count < 60 { frame.append(0) }
         let sent = frame.withUnsafeBytes { device.transmit($0) }

@@ -1,0 +1,205 @@
+// The IPv4 interface against a simulated device: ARP (RFC 826, RFC 1122 2.3.2), ICMP echo (RFC 792),
+// next-hop choice and the packet held while a MAC address is being resolved. Time is a fake clock.
+
+import NetDeviceAPI
+import NetInterface
+import NetWire
+import Testing
+
+/// A device whose wire is two arrays: frames the interface sent, frames queued for it to receive.
+struct SimulatedDevice: NetDevice {
+    static var name: StaticString { "simulated" }
+    var macAddress = MACAddress(0x52, 0x54, 0, 0x12, 0x34, 0x56)
+    var mtu = 1500
+    var isLinkUp = true
+    var statistics = NetDeviceStatistics()
+    var sent: [[UInt8]] = []
+    var incoming: [[UInt8]] = []
+
+    init?() {}
+
+    mutating func enableInterrupts(context: UnsafeMutableRawPointer?, _ notify: NetDeviceNotify) -> Bool { false }
+
+    mutating func transmit(_ frame: UnsafeRawBufferPointer) -> Bool {
+        sent.append(Array(frame))
+        return true
+    }
+
+    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        let batch = incoming.prefix(limit)
+        incoming.removeFirst(batch.count)
+        for frame in batch { frame.withUnsafeBytes(body) }
+        return batch.count
+    }
+}
+
+let gatewayMAC = MACAddress(0x52, 0x55, 0x0A, 0, 2, 2)
+let gatewayIP = IPv4Address(10, 0, 2, 2)
+
+func makeInterface() -> Interface<SimulatedDevice> {
+    Interface(device: SimulatedDevice()!, configuration: .qemuUser)
+}
+
+/// An Ethernet frame carrying `length` bytes written by `fill`.
+func frame(from source: MACAddress, to destination: MACAddress, type: EtherType, length: Int,
+           _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: max(14 + length, 60))
+    bytes.withUnsafeMutableBytes { buffer in
+        EthernetRepr(source: source, destination: destination, etherType: type).emit(into: buffer)
+        fill(UnsafeMutableRawBufferPointer(rebasing: buffer[14..<(14 + length)]))
+    }
+    return bytes
+}
+
+func arpFrame(_ operation: ARPOperation, from mac: MACAddress, ip: IPv4Address, to targetMAC: MACAddress,
+              targetIP: IPv4Address, ethernetDestination: MACAddress) -> [UInt8] {
+    frame(from: mac, to: ethernetDestination, type: .arp, length: 28) {
+        ARPRepr(operation: operation, senderHardwareAddress: mac, senderProtocolAddress: ip,
+                targetHardwareAddress: targetMAC, targetProtocolAddress: targetIP).emit(into: $0)
+    }
+}
+
+func echoFrame(_ message: ICMPv4Repr, from mac: MACAddress, ip: IPv4Address, to destinationMAC: MACAddress,
+               destination: IPv4Address, data: [UInt8]) -> [UInt8] {
+    let icmpLength = 8 + data.count
+    return frame(from: mac, to: destinationMAC, type: .ipv4, length: 20 + icmpLength) { buffer in
+        let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[20...])
+        data.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: payload[8...]).copyMemory(from: $0) }
+        message.emit(into: payload)
+        IPv4Repr(source: ip, destination: destination, protocol: .icmp, payloadLength: icmpLength).emit(into: buffer)
+    }
+}
+
+func parseARP(_ bytes: [UInt8]) throws -> ARPRepr {
+    try bytes.withUnsafeBytes { raw in
+        let ethernet = try EthernetFrame(checking: raw)
+        return try ARPRepr(parsing: try ARPPacket(checking: ethernet.payload))
+    }
+}
+
+@Suite struct NetInterfaceTests {
+    @Test func rfc826ARequestForOurAddressIsAnsweredAndTeachesUsTheAsker() throws {
+        var interface = makeInterface()
+        interface.device.incoming.append(arpFrame(.request, from: gatewayMAC, ip: gatewayIP, to: .zero,
+                                                  targetIP: IPv4Address(10, 0, 2, 15), ethernetDestination: .broadcast))
+        interface.poll(now: 1_000)
+        #expect(interface.device.sent.count == 1)
+        let reply = try parseARP(interface.device.sent[0])
+        #expect(reply.operation == .reply)
+        #expect(reply.senderHardwareAddress == interface.macAddress)
+        #expect(reply.senderProtocolAddress == IPv4Address(10, 0, 2, 15))
+        #expect(reply.targetHardwareAddress == gatewayMAC && reply.targetProtocolAddress == gatewayIP)
+        #expect(interface.arp.lookup(gatewayIP, now: 2_000) == gatewayMAC)
+        #expect(interface.statistics.arpRequestsAnswered == 1)
+    }
+
+    @Test func rfc826RequestsForOtherAddressesAreIgnoredAndNotLearned() {
+        var interface = makeInterface()
+        interface.device.incoming.append(arpFrame(.request, from: gatewayMAC, ip: gatewayIP, to: .zero,
+                                                  targetIP: IPv4Address(10, 0, 2, 99), ethernetDestination: .broadcast))
+        interface.poll(now: 1_000)
+        #expect(interface.device.sent.isEmpty)
+        #expect(interface.arp.lookup(gatewayIP, now: 2_000) == nil)
+    }
+
+    @Test func rfc1122PacketToAnUnresolvedHopIsHeldUntilTheARPReply() throws {
+        var interface = makeInterface()
+        let queued = interface.ping(IPv4Address(8, 8, 8, 8), identifier: 7, sequenceNumber: 1, now: 0)
+        #expect(queued)
+        // Off-subnet: the ARP request is for the gateway, and the echo waits.
+        #expect(interface.device.sent.count == 1)
+        let request = try parseARP(interface.device.sent[0])
+        #expect(request.operation == .request && request.targetProtocolAddress == gatewayIP)
+        interface.device.incoming.append(arpFrame(.reply, from: gatewayMAC, ip: gatewayIP, to: interface.macAddress,
+                                                  targetIP: IPv4Address(10, 0, 2, 15), ethernetDestination: interface.macAddress))
+        interface.poll(now: 10_000)
+        #expect(interface.device.sent.count == 2)
+        let echo = interface.device.sent[1]
+        #expect(Array(echo[0..<6]) == [0x52, 0x55, 0x0A, 0, 2, 2])      // to the gateway's MAC
+        try echo.withUnsafeBytes { raw in
+            let ip = try IPv4Packet(checking: EthernetFrame(checking: raw).payload)
+            let header = try IPv4Repr(parsing: ip)
+            #expect(header.destination == IPv4Address(8, 8, 8, 8))
+            #expect(try ICMPv4Repr(parsing: ICMPv4Packet(checking: ip.payload)) == .echoRequest(identifier: 7, sequenceNumber: 1))
+        }
+    }
+
+    @Test func rfc1122ARPRequestsAreRetriedEverySecondThenGivenUp() {
+        var interface = makeInterface()
+        let queued = interface.ping(gatewayIP, identifier: 1, sequenceNumber: 1, now: 0)
+        #expect(queued)
+        interface.poll(now: 500_000_000)                 // too early for a retry
+        #expect(interface.statistics.arpRequestsSent == 1)
+        interface.poll(now: 1_000_000_000)
+        interface.poll(now: 2_000_000_000)
+        #expect(interface.statistics.arpRequestsSent == 3)
+        interface.poll(now: 3_000_000_000)
+        #expect(interface.statistics.arpFailures == 1)
+        #expect(interface.statistics.arpRequestsSent == 3)
+        // The held packet was dropped: a later reply sends nothing but is learned if asked again.
+        #expect(!interface.arp.isResolving(gatewayIP))
+    }
+
+    @Test func arpEntriesExpire() {
+        var cache = ARPCache(lifetime: 1_000)
+        cache.learn(gatewayIP, is: gatewayMAC, now: 0)
+        #expect(cache.lookup(gatewayIP, now: 999) == gatewayMAC)
+        #expect(cache.lookup(gatewayIP, now: 1_000) == nil)
+    }
+
+    @Test func fullCacheReplacesTheEntryClosestToExpiry() {
+        var cache = ARPCache(capacity: 2, lifetime: 1_000)
+        cache.learn(IPv4Address(10, 0, 0, 1), is: MACAddress(rawValue: 1), now: 0)
+        cache.learn(IPv4Address(10, 0, 0, 2), is: MACAddress(rawValue: 2), now: 10)
+        cache.learn(IPv4Address(10, 0, 0, 3), is: MACAddress(rawValue: 3), now: 20)
+        #expect(cache.lookup(IPv4Address(10, 0, 0, 1), now: 30) == nil)
+        #expect(cache.lookup(IPv4Address(10, 0, 0, 3), now: 30) == MACAddress(rawValue: 3))
+    }
+
+    @Test func rfc792EchoRequestIsAnsweredWithTheSameIdentifierSequenceAndData() throws {
+        var interface = makeInterface()
+        let data: [UInt8] = Array(0..<32)
+        interface.device.incoming.append(arpFrame(.request, from: gatewayMAC, ip: gatewayIP, to: .zero,
+                                                  targetIP: IPv4Address(10, 0, 2, 15), ethernetDestination: .broadcast))
+        interface.device.incoming.append(echoFrame(.echoRequest(identifier: 0x1234, sequenceNumber: 9), from: gatewayMAC,
+                                                   ip: gatewayIP, to: interface.macAddress,
+                                                   destination: IPv4Address(10, 0, 2, 15), data: data))
+        interface.poll(now: 5_000)
+        #expect(interface.statistics.echoRequestsAnswered == 1)
+        let reply = try #require(interface.device.sent.last)
+        try reply.withUnsafeBytes { raw in
+            let ip = try IPv4Packet(checking: EthernetFrame(checking: raw).payload)
+            #expect(try IPv4Repr(parsing: ip).destination == gatewayIP)
+            let icmp = try ICMPv4Packet(checking: ip.payload)
+            #expect(try ICMPv4Repr(parsing: icmp) == .echoReply(identifier: 0x1234, sequenceNumber: 9))
+            #expect(Array(icmp.data) == data)
+        }
+    }
+
+    @Test func echoRepliesAreRecordedForTheCaller() {
+        var interface = makeInterface()
+        interface.device.incoming.append(echoFrame(.echoReply(identifier: 5, sequenceNumber: 2), from: gatewayMAC,
+                                                   ip: gatewayIP, to: interface.macAddress,
+                                                   destination: IPv4Address(10, 0, 2, 15), data: [1, 2, 3]))
+        interface.poll(now: 42)
+        let first = interface.takeEchoReplies(), second = interface.takeEchoReplies()
+        #expect(first == [EchoReply(from: gatewayIP, identifier: 5, sequenceNumber: 2, receivedAt: 42)])
+        #expect(second.isEmpty)
+    }
+
+    @Test func framesForOtherMACsAndGarbageAreCountedAndDropped() {
+        var interface = makeInterface()
+        interface.device.incoming.append(echoFrame(.echoRequest(identifier: 1, sequenceNumber: 1), from: gatewayMAC,
+                                                   ip: gatewayIP, to: MACAddress(rawValue: 0x99),
+                                                   destination: IPv4Address(10, 0, 2, 15), data: []))
+        interface.device.incoming.append([1, 2, 3])
+        var corrupted = echoFrame(.echoRequest(identifier: 1, sequenceNumber: 1), from: gatewayMAC, ip: gatewayIP,
+                                  to: interface.macAddress, destination: IPv4Address(10, 0, 2, 15), data: [7])
+        corrupted[24] ^= 0xFF                                    // IPv4 header checksum no longer matches
+        interface.device.incoming.append(corrupted)
+        interface.poll(now: 1)
+        #expect(interface.device.sent.isEmpty)
+        #expect(interface.statistics.notForUs == 1)
+        #expect(interface.statistics.malformed == 2)
+    }
+}

@@ -1,0 +1,257 @@
+// Interface: one IPv4 interface on one network device — the layer between frames and transport.
+//
+// `poll(now:)` drains the device and dispatches each frame: ARP requests for our address are answered
+// (and teach us the asker's MAC, RFC 826 "merge" rule), ARP replies fill the cache, IPv4 packets for
+// us (or broadcast) are checked and handed on: ICMP echo requests are answered here, echo replies are
+// recorded for `ping`, everything else goes to the transport hook (UDP/TCP, later). Sending picks the
+// next hop (the destination itself on our subnet, else the gateway), resolves it through the ARP cache
+// — sending a request and holding one packet per destination until the reply comes, retrying every
+// second and giving up after three requests (RFC 1122 section 2.3.2.2: keep at least one packet) —
+// and frames the packet. Fragments are refused (counted, dropped): reassembly is not implemented.
+// All buffers are owned here: one transmit scratch buffer, one held packet per pending destination.
+
+import NetDeviceAPI
+import NetWire
+
+public struct InterfaceConfiguration: Equatable, Sendable {
+    public var address: IPv4Address
+    public var prefixLength: Int
+    public var gateway: IPv4Address?
+
+    public init(address: IPv4Address, prefixLength: Int, gateway: IPv4Address?) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+    }
+
+    /// QEMU user networking's defaults: 10.0.2.15/24 via 10.0.2.2.
+    public static let qemuUser = InterfaceConfiguration(address: IPv4Address(10, 0, 2, 15), prefixLength: 24,
+                                                        gateway: IPv4Address(10, 0, 2, 2))
+
+    public func isLocal(_ other: IPv4Address) -> Bool {
+        let mask: UInt32 = prefixLength == 0 ? 0 : ~0 << UInt32(32 - prefixLength)
+        return address.rawValue & mask == other.rawValue & mask
+    }
+}
+
+/// Counters for metrics and the shell.
+public struct InterfaceStatistics: Equatable {
+    public var framesIn = 0, framesOut = 0, malformed = 0, notForUs = 0, fragmentsDropped = 0
+    public var arpRequestsAnswered = 0, arpRequestsSent = 0, arpFailures = 0
+    public var echoRequestsAnswered = 0, echoRepliesReceived = 0, unhandledProtocol = 0
+    public init() {}
+}
+
+/// An echo reply that arrived for one of our pings.
+public struct EchoReply: Equatable {
+    public var from: IPv4Address
+    public var identifier: UInt16
+    public var sequenceNumber: UInt16
+    public var receivedAt: UInt64
+
+    public init(from: IPv4Address, identifier: UInt16, sequenceNumber: UInt16, receivedAt: UInt64) {
+        self.from = from
+        self.identifier = identifier
+        self.sequenceNumber = sequenceNumber
+        self.receivedAt = receivedAt
+    }
+}
+
+public struct Interface<Device: NetDevice> {
+    public var device: Device
+    public var configuration: InterfaceConfiguration
+    public var arp = ARPCache()
+    public private(set) var statistics = InterfaceStatistics()
+    /// Echo replies not yet taken by `takeEchoReplies`.
+    public private(set) var echoReplies: [EchoReply] = []
+    var scratch: [UInt8]
+    /// IPv4 packets (header included) waiting for their next hop's MAC, keyed by that hop.
+    var held: [(hop: IPv4Address, packet: [UInt8])] = []
+
+    public init(device: Device, configuration: InterfaceConfiguration) {
+        self.device = device
+        self.configuration = configuration
+        scratch = [UInt8](repeating: 0, count: EthernetFrame.headerLength + 1500)
+    }
+
+    public var macAddress: MACAddress { device.macAddress }
+
+    // MARK: Receiving
+
+    /// Processes every received frame and due ARP retries; returns the frames handled.
+    @discardableResult
+    public mutating func poll(now: UInt64) -> Int {
+        var frames: [[UInt8]] = []
+        device.receive(limit: 64) { frames.append(Array($0)) }      // copy out: the device wants its buffers back
+        for frame in frames {
+            frame.withUnsafeBytes { handle(frame: $0, now: now) }
+        }
+        let (retry, failed) = arp.requestsDue(now: now)
+        for address in retry { sendARPRequest(for: address) }
+        for address in failed {
+            statistics.arpFailures += 1
+            held.removeAll { $0.hop == address }
+        }
+        return frames.count
+    }
+
+    mutating func handle(frame bytes: UnsafeRawBufferPointer, now: UInt64) {
+        statistics.framesIn += 1
+        guard let frame = try? EthernetFrame(checking: bytes) else { statistics.malformed += 1; return }
+        guard frame.destination == macAddress || frame.destination.isBroadcast else { statistics.notForUs += 1; return }
+        if frame.etherType == .arp {
+            handleARP(frame.payload, now: now)
+        } else if frame.etherType == .ipv4 {
+            handleIPv4(frame.payload, now: now)
+        } else {
+            statistics.unhandledProtocol += 1
+        }
+    }
+
+    mutating func handleARP(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
+        guard let packet = try? ARPPacket(checking: bytes), let arpMessage = try? ARPRepr(parsing: packet) else {
+            statistics.malformed += 1
+            return
+        }
+        let forUs = arpMessage.targetProtocolAddress == configuration.address
+        // RFC 826: update an existing entry from any packet; add one only if the packet is for us.
+        if forUs || arp.lookup(arpMessage.senderProtocolAddress, now: now) != nil {
+            arp.learn(arpMessage.senderProtocolAddress, is: arpMessage.senderHardwareAddress, now: now)
+            releaseHeld(for: arpMessage.senderProtocolAddress, to: arpMessage.senderHardwareAddress)
+        }
+        guard forUs, arpMessage.operation == .request else { return }
+        let reply = ARPRepr(operation: .reply, senderHardwareAddress: macAddress,
+                            senderProtocolAddress: configuration.address,
+                            targetHardwareAddress: arpMessage.senderHardwareAddress,
+                            targetProtocolAddress: arpMessage.senderProtocolAddress)
+        if sendFrame(to: arpMessage.senderHardwareAddress, type: .arp, length: 28, { reply.emit(into: $0) }) {
+            statistics.arpRequestsAnswered += 1
+        }
+    }
+
+    mutating func handleIPv4(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
+        guard let packet = try? IPv4Packet(checking: bytes), let header = try? IPv4Repr(parsing: packet) else {
+            statistics.malformed += 1
+            return
+        }
+        guard header.destination == configuration.address || header.destination.isBroadcast else {
+            statistics.notForUs += 1
+            return
+        }
+        guard !packet.isFragment else { statistics.fragmentsDropped += 1; return }
+        if header.protocol == .icmp {
+            handleICMP(packet.payload, from: header.source, now: now)
+        } else {
+            statistics.unhandledProtocol += 1
+        }
+    }
+
+    mutating func handleICMP(_ bytes: UnsafeRawBufferPointer, from source: IPv4Address, now: UInt64) {
+        guard let packet = try? ICMPv4Packet(checking: bytes), let message = try? ICMPv4Repr(parsing: packet) else {
+            statistics.malformed += 1
+            return
+        }
+        switch message {
+        case .echoRequest:
+            guard let reply = message.reply else { return }
+            let data = packet.data
+            if sendIPv4(to: source, protocol: .icmp, payloadLength: ICMPv4Repr.headerLength + data.count, now: now, { payload in
+                UnsafeMutableRawBufferPointer(rebasing: payload[ICMPv4Repr.headerLength...]).copyMemory(from: data)
+                reply.emit(into: payload)
+            }) {
+                statistics.echoRequestsAnswered += 1
+            }
+        case .echoReply(let identifier, let sequenceNumber):
+            statistics.echoRepliesReceived += 1
+            echoReplies.append(EchoReply(from: source, identifier: identifier, sequenceNumber: sequenceNumber,
+                                         receivedAt: now))
+        }
+    }
+
+    /// Hands over the echo replies received so far.
+    public mutating func takeEchoReplies() -> [EchoReply] {
+        defer { echoReplies.removeAll(keepingCapacity: true) }
+        return echoReplies
+    }
+
+    // MARK: Sending
+
+    /// Sends an ICMP echo request with `dataLength` bytes of pattern data.
+    @discardableResult
+    public mutating func ping(_ destination: IPv4Address, identifier: UInt16, sequenceNumber: UInt16,
+                              dataLength: Int = 56, now: UInt64) -> Bool {
+        let request = ICMPv4Repr.echoRequest(identifier: identifier, sequenceNumber: sequenceNumber)
+        return sendIPv4(to: destination, protocol: .icmp, payloadLength: ICMPv4Repr.headerLength + dataLength, now: now) { payload in
+            for index in ICMPv4Repr.headerLength..<payload.count { payload[index] = UInt8(truncatingIfNeeded: index) }
+            request.emit(into: payload)
+        }
+    }
+
+    /// Builds an IPv4 packet whose payload `fill` writes (given exactly `payloadLength` bytes) and sends
+    /// it to the next hop, resolving its MAC first if needed (the packet is then held). False when the
+    /// packet cannot go: too large, no route, or a packet already held for that hop.
+    public mutating func sendIPv4(to destination: IPv4Address, protocol: IPProtocol, payloadLength: Int, now: UInt64,
+                                  _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        guard IPv4Repr.headerLength + payloadLength <= min(device.mtu, 1500) else { return false }
+        let hop: IPv4Address
+        if destination.isBroadcast || configuration.isLocal(destination) {
+            hop = destination
+        } else if let gateway = configuration.gateway {
+            hop = gateway
+        } else {
+            return false
+        }
+        let header = IPv4Repr(source: configuration.address, destination: destination, protocol: `protocol`,
+                              payloadLength: payloadLength)
+        var packet = [UInt8](repeating: 0, count: header.totalLength)
+        packet.withUnsafeMutableBytes { bytes in
+            fill(UnsafeMutableRawBufferPointer(rebasing: bytes[IPv4Repr.headerLength...]))
+            header.emit(into: bytes)
+        }
+        let hardware: MACAddress? = destination.isBroadcast ? .broadcast : arp.lookup(hop, now: now)
+        if let hardware {
+            return packet.withUnsafeBytes { bytes in
+                sendFrame(to: hardware, type: .ipv4, length: bytes.count) { $0.copyMemory(from: bytes) }
+            }
+        }
+        guard !held.contains(where: { $0.hop == hop }) else { return false }
+        held.append((hop, packet))
+        if arp.startResolving(hop, now: now) { sendARPRequest(for: hop) }
+        return true
+    }
+
+    mutating func releaseHeld(for hop: IPv4Address, to hardware: MACAddress) {
+        while let index = held.firstIndex(where: { $0.hop == hop }) {
+            let packet = held.remove(at: index).packet
+            _ = packet.withUnsafeBytes { bytes in
+                sendFrame(to: hardware, type: .ipv4, length: bytes.count) { $0.copyMemory(from: bytes) }
+            }
+        }
+    }
+
+    mutating func sendARPRequest(for address: IPv4Address) {
+        let request = ARPRepr(operation: .request, senderHardwareAddress: macAddress,
+                              senderProtocolAddress: configuration.address, targetHardwareAddress: .zero,
+                              targetProtocolAddress: address)
+        if sendFrame(to: .broadcast, type: .arp, length: 28, { request.emit(into: $0) }) {
+            statistics.arpRequestsSent += 1
+        }
+    }
+
+    /// Frames `length` payload bytes (written by `fill`) and transmits; pads to the 60-byte minimum.
+    mutating func sendFrame(to destination: MACAddress, type: EtherType, length: Int,
+                            _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        let total = max(EthernetFrame.headerLength + length, 60)
+        guard total <= scratch.count else { return false }
+        let ethernet = EthernetRepr(source: macAddress, destination: destination, etherType: type)
+        let sent = scratch.withUnsafeMutableBytes { bytes -> Bool in
+            let frame = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<total])
+            for index in 0..<total { frame[index] = 0 }
+            ethernet.emit(into: frame)
+            fill(UnsafeMutableRawBufferPointer(rebasing: frame[EthernetFrame.headerLength..<(EthernetFrame.headerLength + length)]))
+            return device.transmit(UnsafeRawBufferPointer(frame))
+        }
+        if sent { statistics.framesOut += 1 }
+        return sent
+    }
+}
