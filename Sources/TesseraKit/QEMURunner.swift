@@ -25,6 +25,38 @@ public enum Machine: String, CaseIterable, Sendable {
     }
 }
 
+/// `-p HOST:GUEST[/udp|/tcp]`: a host port on 127.0.0.1 forwarded to a guest port (QEMU user
+/// networking's hostfwd).
+public struct PortForward: Equatable, Sendable {
+    public enum Transport: String, Sendable { case tcp, udp }
+    public var hostPort: UInt16
+    public var guestPort: UInt16
+    public var transport: Transport
+
+    public init(hostPort: UInt16, guestPort: UInt16, transport: Transport = .tcp) {
+        self.hostPort = hostPort
+        self.guestPort = guestPort
+        self.transport = transport
+    }
+
+    /// Parses "8080:80", "5555:7/udp"; nil for anything else.
+    public init?(_ text: String) {
+        var spec = Substring(text), transport = Transport.tcp
+        if let slash = spec.firstIndex(of: "/") {
+            guard let parsed = Transport(rawValue: String(spec[spec.index(after: slash)...]).lowercased()) else { return nil }
+            transport = parsed
+            spec = spec[..<slash]
+        }
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let host = UInt16(parts[0]), let guest = UInt16(parts[1]), host > 0, guest > 0 else {
+            return nil
+        }
+        self.init(hostPort: host, guestPort: guest, transport: transport)
+    }
+
+    var hostfwd: String { "hostfwd=\(transport.rawValue):127.0.0.1:\(hostPort)-:\(guestPort)" }
+}
+
 public enum Accelerator: String, CaseIterable, Sendable {
     case auto, kvm, tcg
 }
@@ -39,6 +71,8 @@ public struct RunOptions {
     public var accelerator: Accelerator = .auto
     /// Attach a virtio network device on QEMU's user-mode network (10.0.2.0/24, gateway 10.0.2.2).
     public var userNetwork = false
+    /// Host ports forwarded to the guest (needs `userNetwork`).
+    public var portForwards: [PortForward] = []
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
 
@@ -119,7 +153,8 @@ public enum QEMURunner {
         ]
         if options.userNetwork {
             let device = options.machine == .microvm ? "virtio-net-device" : "virtio-net-pci,disable-legacy=on"
-            arguments += ["-netdev", "user,id=net0", "-device", "\(device),netdev=net0",
+            let netdev = (["user", "id=net0"] + options.portForwards.map(\.hostfwd)).joined(separator: ",")
+            arguments += ["-netdev", netdev, "-device", "\(device),netdev=net0",
                           "-global", "virtio-mmio.force-legacy=false"]
         }
         switch accelerator {
@@ -139,6 +174,9 @@ public enum QEMURunner {
 
     public static func run(_ options: RunOptions, notice: (String) -> Void) throws -> RunResult {
         let qemu = try locateQEMU()
+        if !options.portForwards.isEmpty && !options.userNetwork {
+            throw ToolError("-p needs a network device in the image: select one in tessera.yaml (libraries: {net-device: virtio-net})")
+        }
         let minimum = try minimumMemory(for: options.image)
         guard options.memoryBytes >= minimum else {
             throw ToolError("guest memory \(options.memoryBytes / 1024)K is too small for this image: it needs at least \(minimum / 1024)K (the kernel is loaded at 1 MiB)")

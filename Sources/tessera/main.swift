@@ -118,6 +118,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "auto, kvm or tcg.")
     var accel: String = "auto"
 
+    @Option(name: .short, help: "Forward HOST:GUEST[/udp|/tcp] from 127.0.0.1 to the guest (repeatable; TCP by default).")
+    var publish: [String] = []
+
     @Flag(name: .long, help: "Ask the kernel to print boot-time figures (entry to main, in cycles and µs).")
     var bootStats = false
 
@@ -148,6 +151,12 @@ struct Run: ParsableCommand {
             runOptions.accelerator = accelerator
             // An image with a network device gets one, on QEMU's user-mode network.
             runOptions.userNetwork = product.resolved.binding(for: "net-device") != nil
+            for text in publish {
+                guard let forward = PortForward(text) else {
+                    throw ValidationError("invalid -p '\(text)'; use HOST:GUEST or HOST:GUEST/udp, e.g. -p 8080:80")
+                }
+                runOptions.portForwards.append(forward)
+            }
             if bootStats { runOptions.kernelParameters.append("tessera.bootstats") }
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))

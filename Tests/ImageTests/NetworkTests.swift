@@ -1,6 +1,7 @@
 // Network device image tests: the virtio-net driver against QEMU's user-mode network.
 
 import Foundation
+import Glibc
 import Testing
 import TesseraKit
 
@@ -33,6 +34,69 @@ extension ImageSuite {
                 #expect(boot.lines.contains { $0.hasPrefix("ping: reply from 10.0.2.2 seq \(sequence) time ") })
             }
             #expect(boot.lines.contains("ping: 3/3 replies; arp requests 1, frames out 4 in 4"))
+        }
+
+        @Test func udpEchoThroughAForwardedHostPort() throws {
+            let product = try ImageHarness.build(ImageHarness.testApp("udpecho"))
+            let hostPort = UInt16(20_000 + Int(getpid()) % 20_000)
+            final class State: @unchecked Sendable {
+                let ready = DispatchSemaphore(value: 0)
+                var lines: [String] = []
+                var result: RunResult?
+                var options: RunOptions?
+                let finished = DispatchSemaphore(value: 0)
+            }
+            let state = State()
+            var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: .microvm,
+                                     memoryBytes: product.resolved.manifest.memory, arguments: [])
+            options.userNetwork = true
+            options.portForwards = [PortForward(hostPort: hostPort, guestPort: 7, transport: .udp)]
+            options.consoleSink = { line in
+                state.lines.append(line)
+                if line.hasPrefix("udpecho: ready") { state.ready.signal() }
+            }
+            state.options = options
+            DispatchQueue.global().async {
+                state.result = try? QEMURunner.run(state.options!) { _ in }
+                state.finished.signal()
+            }
+            #expect(state.ready.wait(timeout: .now() + 60) == .success)
+
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            defer { close(socket) }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = hostPort.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            func send(_ text: String) {
+                var bytes = Array(text.utf8)
+                _ = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(socket, &bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+            for message in ["hello tessera", String(repeating: "x", count: 1400)] {
+                send(message)
+                var buffer = [UInt8](repeating: 0, count: 2048)
+                let count = recv(socket, &buffer, buffer.count, 0)
+                #expect(count == message.utf8.count)
+                #expect(String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self) == message)
+            }
+            send("quit")
+            #expect(state.finished.wait(timeout: .now() + 30) == .success)
+            #expect(state.result?.exitCode == 0)
+            #expect(state.lines.contains("udpecho: quit after 2 datagrams"))
+        }
+
+        @Test func portForwardingSyntax() {
+            #expect(PortForward("8080:80") == PortForward(hostPort: 8080, guestPort: 80, transport: .tcp))
+            #expect(PortForward("5555:7/udp") == PortForward(hostPort: 5555, guestPort: 7, transport: .udp))
+            #expect(PortForward("8080") == nil)
+            #expect(PortForward("0:80") == nil)
+            #expect(PortForward("80:80/sctp") == nil)
         }
 
         @Test func withoutADeviceTheDriverSaysSo() throws {

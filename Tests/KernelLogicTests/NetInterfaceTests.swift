@@ -203,3 +203,76 @@ func parseARP(_ bytes: [UInt8]) throws -> ARPRepr {
         #expect(interface.statistics.malformed == 2)
     }
 }
+
+func udpFrame(from ip: IPv4Address, port sourcePort: UInt16, to destination: IPv4Address, port destinationPort: UInt16,
+              payload: [UInt8], mac: MACAddress, to destinationMAC: MACAddress) -> [UInt8] {
+    let udpLength = 8 + payload.count
+    return frame(from: mac, to: destinationMAC, type: .ipv4, length: 20 + udpLength) { buffer in
+        let datagram = UnsafeMutableRawBufferPointer(rebasing: buffer[20..<(20 + udpLength)])
+        payload.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: datagram[8...]).copyMemory(from: $0) }
+        UDPRepr(sourcePort: sourcePort, destinationPort: destinationPort).emit(into: datagram, source: ip, destination: destination)
+        IPv4Repr(source: ip, destination: destination, protocol: .udp, payloadLength: udpLength).emit(into: buffer)
+    }
+}
+
+@Suite struct NetInterfaceUDPTests {
+    @Test func rfc768DatagramsForABoundPortAreQueuedInOrder() {
+        var interface = makeInterface()
+        let first = interface.bindUDP(port: 7), again = interface.bindUDP(port: 7)
+        #expect(first && !again)
+        for text in ["one", "two"] {
+            interface.device.incoming.append(udpFrame(from: gatewayIP, port: 40000, to: IPv4Address(10, 0, 2, 15), port: 7,
+                                                      payload: Array(text.utf8), mac: gatewayMAC, to: interface.macAddress))
+        }
+        interface.poll(now: 1)
+        let one = interface.receiveUDP(port: 7), two = interface.receiveUDP(port: 7), none = interface.receiveUDP(port: 7)
+        #expect(one == Datagram(source: gatewayIP, sourcePort: 40000, destinationPort: 7, payload: Array("one".utf8)))
+        #expect(two?.payload == Array("two".utf8))
+        #expect(none == nil)
+    }
+
+    @Test func datagramsForUnboundPortsOrWithBadChecksumsAreDroppedAndCounted() {
+        var interface = makeInterface()
+        _ = interface.bindUDP(port: 7)
+        interface.device.incoming.append(udpFrame(from: gatewayIP, port: 1, to: IPv4Address(10, 0, 2, 15), port: 9,
+                                                  payload: [1], mac: gatewayMAC, to: interface.macAddress))
+        var corrupted = udpFrame(from: gatewayIP, port: 1, to: IPv4Address(10, 0, 2, 15), port: 7,
+                                 payload: [1, 2, 3], mac: gatewayMAC, to: interface.macAddress)
+        corrupted[14 + 20 + 8] ^= 0x55                       // payload changed, checksum not
+        interface.device.incoming.append(corrupted)
+        interface.poll(now: 1)
+        #expect(interface.statistics.udpNoPort == 1)
+        #expect(interface.statistics.malformed == 1)
+        let queued = interface.receiveUDP(port: 7)
+        #expect(queued == nil)
+    }
+
+    @Test func queueIsBoundedAndOverflowIsCounted() {
+        var interface = makeInterface()
+        _ = interface.bindUDP(port: 7)
+        for _ in 0..<40 {
+            interface.device.incoming.append(udpFrame(from: gatewayIP, port: 1, to: IPv4Address(10, 0, 2, 15), port: 7,
+                                                      payload: [0], mac: gatewayMAC, to: interface.macAddress))
+        }
+        interface.poll(now: 1)
+        #expect(interface.statistics.udpReceived == 32)
+        #expect(interface.statistics.udpQueueFull == 8)
+    }
+
+    @Test func sentDatagramsCarryAValidChecksum() throws {
+        var interface = makeInterface()
+        interface.arp.learn(gatewayIP, is: gatewayMAC, now: 0)
+        let sent = Array("hello".utf8).withUnsafeBytes {
+            interface.sendUDP(from: 7, to: gatewayIP, port: 40000, payload: $0, now: 1)
+        }
+        #expect(sent)
+        let frame = try #require(interface.device.sent.first)
+        try frame.withUnsafeBytes { raw in
+            let ip = try IPv4Packet(checking: EthernetFrame(checking: raw).payload)
+            let udp = try UDPPacket(checking: ip.payload)
+            #expect(udp.verifyChecksum(source: IPv4Address(10, 0, 2, 15), destination: gatewayIP))
+            #expect(udp.sourcePort == 7 && udp.destinationPort == 40000)
+            #expect(Array(udp.payload) == Array("hello".utf8))
+        }
+    }
+}

@@ -3,7 +3,7 @@
 // `poll(now:)` drains the device and dispatches each frame: ARP requests for our address are answered
 // (and teach us the asker's MAC, RFC 826 "merge" rule), ARP replies fill the cache, IPv4 packets for
 // us (or broadcast) are checked and handed on: ICMP echo requests are answered here, echo replies are
-// recorded for `ping`, everything else goes to the transport hook (UDP/TCP, later). Sending picks the
+// recorded for `ping`, UDP goes to bound ports (UDP.swift); TCP is not handled yet. Sending picks the
 // next hop (the destination itself on our subnet, else the gateway), resolves it through the ARP cache
 // — sending a request and holding one packet per destination until the reply comes, retrying every
 // second and giving up after three requests (RFC 1122 section 2.3.2.2: keep at least one packet) —
@@ -39,6 +39,7 @@ public struct InterfaceStatistics: Equatable {
     public var framesIn = 0, framesOut = 0, malformed = 0, notForUs = 0, fragmentsDropped = 0
     public var arpRequestsAnswered = 0, arpRequestsSent = 0, arpFailures = 0
     public var echoRequestsAnswered = 0, echoRepliesReceived = 0, unhandledProtocol = 0
+    public var udpReceived = 0, udpSent = 0, udpNoPort = 0, udpQueueFull = 0
     public init() {}
 }
 
@@ -61,12 +62,13 @@ public struct Interface<Device: NetDevice> {
     public var device: Device
     public var configuration: InterfaceConfiguration
     public var arp = ARPCache()
-    public private(set) var statistics = InterfaceStatistics()
+    public internal(set) var statistics = InterfaceStatistics()
     /// Echo replies not yet taken by `takeEchoReplies`.
     public private(set) var echoReplies: [EchoReply] = []
     var scratch: [UInt8]
     /// IPv4 packets (header included) waiting for their next hop's MAC, keyed by that hop.
     var held: [(hop: IPv4Address, packet: [UInt8])] = []
+    var udpBindings: [UDPBinding] = []
 
     public init(device: Device, configuration: InterfaceConfiguration) {
         self.device = device
@@ -141,6 +143,8 @@ public struct Interface<Device: NetDevice> {
         guard !packet.isFragment else { statistics.fragmentsDropped += 1; return }
         if header.protocol == .icmp {
             handleICMP(packet.payload, from: header.source, now: now)
+        } else if header.protocol == .udp {
+            handleUDP(packet.payload, source: header.source, destination: header.destination)
         } else {
             statistics.unhandledProtocol += 1
         }
