@@ -39,8 +39,9 @@ extension ImageSuite {
             defer { try? FileManager.default.removeItem(at: app) }
             let late = Self.lateness(try ImageHarness.boot(try ImageHarness.build(app)))
             #expect(late.count == 5)
-            // The busy thread spins for 300 ms; each tick may wait at most a few 10 ms time slices.
-            for microseconds in late { #expect(microseconds >= 0 && microseconds < 50_000, "late by \(microseconds) µs") }
+            // The busy thread spins for 300 ms (cooperative: the first tick is >= 200 ms late); here a
+            // woken sleeper preempts it at once. The bound leaves room for a loaded 2-core host.
+            for microseconds in late { #expect(microseconds >= 0 && microseconds < 100_000, "late by \(microseconds) µs") }
         }
 
         @Test func cooperativeSchedulingLetsTheBusyThreadHoldTheCPU() throws {

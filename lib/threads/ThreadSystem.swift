@@ -211,18 +211,22 @@ public enum ThreadSystem<I: ThreadedImage> {
     public static func timerInterrupt() {
         Clock.noteTimerInterrupt()
         let now = Clock.now()
+        var wokeThread = false
         while let expiry = sleepers.popExpired(now: now) {
             switch expiry.payload {
             case .thread(let id):
                 table[id.index].timer = nil
                 table[id.index].timedOut = true
                 makeReady(id)
+                wokeThread = true
             case .callback(let function, let context):
                 function(context)                       // periodic timers were re-armed by the queue
             }
         }
+        // Preempt when the slice is used up, or — with a preemptive scheduler — when a sleeper woke:
+        // it should not wait for the rest of a busy thread's slice (wake-up preemption).
         if table[currentIndex].state == .running,
-           I.withScheduler({ $0.tick(running: current, now: now) }) {
+           I.withScheduler({ $0.tick(running: current, now: now) }) || (wokeThread && I.Scheduler.isPreemptive) {
             _requestPreempt()
         }
         rearmTimer()
