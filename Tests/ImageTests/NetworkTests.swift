@@ -91,6 +91,13 @@ extension ImageSuite {
             #expect(state.lines.contains("udpecho: quit after 2 datagrams"))
         }
 
+        @Test func dhcpLeaseFromQEMUsServerConfiguresTheInterface() throws {
+            let boot = try ImageHarness.boot(try ImageHarness.build(ImageHarness.testApp("dhcp")), network: true)
+            #expect(boot.result.exitCode == 0)
+            #expect(boot.lines.contains("dhcp: bound 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3 lease 86400 s"))
+            #expect(boot.lines.contains("dhcp: gateway answers ping"))
+        }
+
         @Test func portForwardingSyntax() {
             #expect(PortForward("8080:80") == PortForward(hostPort: 8080, guestPort: 80, transport: .tcp))
             #expect(PortForward("5555:7/udp") == PortForward(hostPort: 5555, guestPort: 7, transport: .udp))

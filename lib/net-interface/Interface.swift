@@ -136,7 +136,9 @@ public struct Interface<Device: NetDevice> {
             statistics.malformed += 1
             return
         }
-        guard header.destination == configuration.address || header.destination.isBroadcast else {
+        // Until it has an address (DHCP), the interface accepts every destination.
+        guard header.destination == configuration.address || header.destination.isBroadcast
+                || configuration.address.isUnspecified else {
             statistics.notForUs += 1
             return
         }
