@@ -25,7 +25,7 @@ extension ImageSuite {
             let app = try Self.threadsApp(scheduler: scheduler)
             defer { try? FileManager.default.removeItem(at: app) }
             let boot = try ImageHarness.boot(try ImageHarness.build(app))
-            #expect(boot.result.exitCode == 0)
+            #expect(boot.result.exitCode == 0, "console:\n\(boot.output)")
             #expect(boot.lines.contains("threads: scheduler \(scheduler.dropFirst("sched-".count))"))
             #expect(boot.lines.contains("consumer: received 2000 items, in order: true"))
             #expect(boot.lines.contains("producer: sent 2000 items"))
