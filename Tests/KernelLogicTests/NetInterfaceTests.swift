@@ -247,6 +247,36 @@ func udpFrame(from ip: IPv4Address, port sourcePort: UInt16, to destination: IPv
         #expect(queued == nil)
     }
 
+    @Test func rfc1122UnboundPortIsAnsweredWithPortUnreachableQuotingTheDatagram() throws {
+        var interface = makeInterface()
+        interface.arp.learn(gatewayIP, is: gatewayMAC, now: 0)
+        let probe = udpFrame(from: gatewayIP, port: 5000, to: IPv4Address(10, 0, 2, 15), port: 9,
+                             payload: Array("are you there?".utf8), mac: gatewayMAC, to: interface.macAddress)
+        interface.device.incoming.append(probe)
+        interface.poll(now: 1)
+        #expect(interface.statistics.portUnreachableSent == 1)
+        let reply = try #require(interface.device.sent.last)
+        try reply.withUnsafeBytes { raw in
+            let ip = try IPv4Packet(checking: EthernetFrame(checking: raw).payload)
+            #expect(try IPv4Repr(parsing: ip).destination == gatewayIP)
+            let icmp = try ICMPv4Packet(checking: ip.payload)
+            #expect(icmp.verifyChecksum())
+            #expect(icmp.messageType == .destinationUnreachable && icmp.code == 3)
+            #expect(Array(icmp.data) == Array(probe[14..<(14 + 28)]))      // IP header + 8 bytes of UDP
+        }
+    }
+
+    @Test func rfc1122NoICMPErrorForABroadcastDatagram() {
+        var interface = makeInterface()
+        interface.arp.learn(gatewayIP, is: gatewayMAC, now: 0)
+        interface.device.incoming.append(udpFrame(from: gatewayIP, port: 5000, to: .broadcast, port: 9,
+                                                  payload: [1], mac: gatewayMAC, to: .broadcast))
+        interface.poll(now: 1)
+        #expect(interface.statistics.udpNoPort == 1)
+        #expect(interface.statistics.portUnreachableSent == 0)
+        #expect(interface.device.sent.isEmpty)
+    }
+
     @Test func queueIsBoundedAndOverflowIsCounted() {
         var interface = makeInterface()
         _ = interface.bindUDP(port: 7)

@@ -3,7 +3,8 @@
 // `poll(now:)` drains the device and dispatches each frame: ARP requests for our address are answered
 // (and teach us the asker's MAC, RFC 826 "merge" rule), ARP replies fill the cache, IPv4 packets for
 // us (or broadcast) are checked and handed on: ICMP echo requests are answered here, echo replies are
-// recorded for `ping`, UDP goes to bound ports (UDP.swift); TCP is not handled yet. Sending picks the
+// recorded for `ping`, UDP goes to bound ports (UDP.swift; unbound ports get ICMP port unreachable);
+// TCP is not handled yet. Sending picks the
 // next hop (the destination itself on our subnet, else the gateway), resolves it through the ARP cache
 // — sending a request and holding one packet per destination until the reply comes, retrying every
 // second and giving up after three requests (RFC 1122 section 2.3.2.2: keep at least one packet) —
@@ -39,7 +40,7 @@ public struct InterfaceStatistics: Equatable {
     public var framesIn = 0, framesOut = 0, malformed = 0, notForUs = 0, fragmentsDropped = 0
     public var arpRequestsAnswered = 0, arpRequestsSent = 0, arpFailures = 0
     public var echoRequestsAnswered = 0, echoRepliesReceived = 0, unhandledProtocol = 0
-    public var udpReceived = 0, udpSent = 0, udpNoPort = 0, udpQueueFull = 0
+    public var udpReceived = 0, udpSent = 0, udpNoPort = 0, udpQueueFull = 0, portUnreachableSent = 0
     public init() {}
 }
 
@@ -146,7 +147,8 @@ public struct Interface<Device: NetDevice> {
         if header.protocol == .icmp {
             handleICMP(packet.payload, from: header.source, now: now)
         } else if header.protocol == .udp {
-            handleUDP(packet.payload, source: header.source, destination: header.destination)
+            handleUDP(packet.payload, source: header.source, destination: header.destination,
+                      datagram: bytes, headerLength: packet.headerLength, now: now)
         } else {
             statistics.unhandledProtocol += 1
         }

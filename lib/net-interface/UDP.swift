@@ -1,8 +1,9 @@
 // UDP on the interface: bound ports with bounded receive queues, and sending (RFC 768).
 //
 // `bindUDP(port:)` opens a port; datagrams that arrive for it are copied into its queue (at most
-// `maximumQueuedDatagrams`; more are dropped and counted — UDP promises nothing more). Datagrams for
-// ports nobody bound are counted; answering them with ICMP port-unreachable is not implemented yet.
+// `maximumQueuedDatagrams`; more are dropped and counted — UDP promises nothing more). A datagram for
+// a port nobody bound is answered with ICMP port unreachable (RFC 1122 section 4.1.3.1), quoting its IP
+// header and first 8 bytes — except when it was sent to a broadcast address (section 3.2.2).
 // A datagram whose checksum is present and wrong is dropped (a zero checksum means "none", RFC 768).
 
 import NetWire
@@ -63,7 +64,8 @@ extension Interface {
         return sent
     }
 
-    mutating func handleUDP(_ bytes: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address) {
+    mutating func handleUDP(_ bytes: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address,
+                            datagram: UnsafeRawBufferPointer, headerLength: Int, now: UInt64) {
         guard let packet = try? UDPPacket(checking: bytes),
               let header = try? UDPRepr(parsing: packet, source: source, destination: destination) else {
             statistics.malformed += 1
@@ -71,6 +73,16 @@ extension Interface {
         }
         guard let index = udpBindings.firstIndex(where: { $0.port == header.destinationPort }) else {
             statistics.udpNoPort += 1
+            if !destination.isBroadcast && !configuration.address.isUnspecified {
+                let quoted = UnsafeRawBufferPointer(rebasing: datagram[0..<min(datagram.count, headerLength + 8)])
+                let error = ICMPv4DestinationUnreachable(code: ICMPv4DestinationUnreachable.portUnreachable)
+                if sendIPv4(to: source, protocol: .icmp, payloadLength: ICMPv4Repr.headerLength + quoted.count, now: now, { message in
+                    UnsafeMutableRawBufferPointer(rebasing: message[ICMPv4Repr.headerLength...]).copyMemory(from: quoted)
+                    error.emit(into: message)
+                }) {
+                    statistics.portUnreachableSent += 1
+                }
+            }
             return
         }
         guard udpBindings[index].queue.count < Self.maximumQueuedDatagrams else {

@@ -119,3 +119,25 @@ public enum ICMPv4Repr: Hashable, Sendable {
         buffer.write16(InternetChecksum.checksum(buffer.readOnly(0..<buffer.count)), at: Field.checksum)
     }
 }
+
+/// An ICMPv4 destination-unreachable error (RFC 792), for sending only: type 3, `code` (3 = port
+/// unreachable), four unused bytes, then the offending datagram's IP header and first 8 data bytes,
+/// which the caller places after the 8-byte header before calling `emit`.
+public struct ICMPv4DestinationUnreachable: Hashable, Sendable {
+    public static let portUnreachable: UInt8 = 3
+    public var code: UInt8
+
+    public init(code: UInt8) { self.code = code }
+
+    /// Writes the header into the first 8 bytes of `buffer` (the whole message) and the checksum.
+    public func emit(into buffer: UnsafeMutableRawBufferPointer) {
+        precondition(buffer.count >= ICMPv4Packet.headerLength, "ICMPv4DestinationUnreachable.emit: buffer too small")
+        typealias Field = ICMPv4Packet.Field
+        buffer[Field.messageType] = ICMPv4Type.destinationUnreachable.rawValue
+        buffer[Field.code] = code
+        buffer.write16(0, at: Field.checksum)
+        buffer.write16(0, at: Field.identifier)
+        buffer.write16(0, at: Field.sequenceNumber)
+        buffer.write16(InternetChecksum.checksum(buffer.readOnly(0..<buffer.count)), at: Field.checksum)
+    }
+}
