@@ -44,10 +44,11 @@ let package = Package(
         hostLibrary("NetWire", "net-wire"),
         hostLibrary("NetDeviceAPI", "netdev-api", dependencies: ["NetWire"]),
         hostLibrary("NetInterface", "net-interface", dependencies: ["NetDeviceAPI", "NetWire"]),
+        hostLibrary("DNSClient", "dns-client", dependencies: ["NetWire"]),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
-            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface",
+            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
