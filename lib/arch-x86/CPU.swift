@@ -69,29 +69,32 @@ public enum CPU {
         return _rdrand(&value) ? value : nil
     }
 
-    /// The TSC frequency in Hz when the CPU or hypervisor states it (CPUID 0x15, the hypervisor leaf
-    /// 0x40000010, or CPUID 0x16's base frequency), else nil. Issue-level calibration against a timer
-    /// belongs to the clock library.
+    /// TSC Hz from CPUID leaf 0x15 (crystal clock and TSC/crystal ratio), if the CPU fills it in.
+    public static func crystalTSCFrequency() -> UInt64? {
+        guard cpuid(0).eax >= 0x15 else { return nil }
+        let r = cpuid(0x15)
+        guard r.eax != 0 && r.ebx != 0 && r.ecx != 0 else { return nil }
+        return UInt64(r.ecx) * UInt64(r.ebx) / UInt64(r.eax)
+    }
+
+    /// TSC Hz from the hypervisor leaf 0x40000010 (KVM, VMware), if present.
+    public static func hypervisorTSCFrequency() -> UInt64? {
+        guard cpuid(1).ecx & (1 << 31) != 0, cpuid(0x4000_0000).eax >= 0x4000_0010 else { return nil }
+        let khz = cpuid(0x4000_0010).eax
+        return khz == 0 ? nil : UInt64(khz) * 1000
+    }
+
+    /// The processor's base frequency from CPUID leaf 0x16 — close to, not defined as, the TSC's.
+    public static func baseFrequency() -> UInt64? {
+        guard cpuid(0).eax >= 0x16 else { return nil }
+        let mhz = cpuid(0x16).eax & 0xFFFF
+        return mhz == 0 ? nil : UInt64(mhz) * 1_000_000
+    }
+
+    /// The TSC frequency in Hz when the CPU or hypervisor states it, else nil. Measuring it against a
+    /// timer belongs to the clock library.
     public static func statedTSCFrequency() -> UInt64? {
-        let maxLeaf = cpuid(0).eax
-        if maxLeaf >= 0x15 {
-            let r = cpuid(0x15)
-            if r.eax != 0 && r.ebx != 0 && r.ecx != 0 {
-                return UInt64(r.ecx) * UInt64(r.ebx) / UInt64(r.eax)
-            }
-        }
-        if cpuid(1).ecx & (1 << 31) != 0 {          // running under a hypervisor
-            let maxHypervisorLeaf = cpuid(0x4000_0000).eax
-            if maxHypervisorLeaf >= 0x4000_0010 {
-                let khz = cpuid(0x4000_0010).eax
-                if khz != 0 { return UInt64(khz) * 1000 }
-            }
-        }
-        if maxLeaf >= 0x16 {
-            let mhz = cpuid(0x16).eax & 0xFFFF
-            if mhz != 0 { return UInt64(mhz) * 1_000_000 }
-        }
-        return nil
+        crystalTSCFrequency() ?? hypervisorTSCFrequency() ?? baseFrequency()
     }
 
     /// Orders memory accesses around shared rings (device DMA): nothing moves across it.

@@ -92,24 +92,12 @@ public enum Clock {
     // MARK: Calibration
 
     static func measureTSCFrequency() -> (UInt64, CalibrationMethod) {
-        let maxLeaf = CPU.cpuid(0).eax
-        if maxLeaf >= 0x15 {
-            let r = CPU.cpuid(0x15)
-            if r.eax != 0 && r.ebx != 0 && r.ecx != 0 {
-                return (UInt64(r.ecx) * UInt64(r.ebx) / UInt64(r.eax), .cpuidCrystal)
-            }
-        }
-        if CPU.cpuid(1).ecx & (1 << 31) != 0, CPU.cpuid(0x4000_0000).eax >= 0x4000_0010 {
-            let khz = CPU.cpuid(0x4000_0010).eax
-            if khz != 0 { return (UInt64(khz) * 1000, .hypervisorLeaf) }
-        }
+        if let hz = CPU.crystalTSCFrequency() { return (hz, .cpuidCrystal) }
+        if let hz = CPU.hypervisorTSCFrequency() { return (hz, .hypervisorLeaf) }
         // A short first run warms up caches (and, under emulation, translates the loop) so that the
         // 10 ms run that counts measures only time.
         if PIT.measureTSC(milliseconds: 1) != nil, let hz = PIT.measureTSC(milliseconds: 10) { return (hz, .pit) }
-        if maxLeaf >= 0x16 {
-            let mhz = CPU.cpuid(0x16).eax & 0xFFFF
-            if mhz != 0 { return (UInt64(mhz) * 1_000_000, .cpuidBaseFrequency) }
-        }
+        if let hz = CPU.baseFrequency() { return (hz, .cpuidBaseFrequency) }
         return (1_000_000_000, .assumed)
     }
 
