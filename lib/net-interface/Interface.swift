@@ -85,7 +85,10 @@ public struct Interface<Device: NetDevice> {
     @discardableResult
     public mutating func poll(now: UInt64) -> Int {
         var frames: [[UInt8]] = []
-        device.receive(limit: 64) { frames.append(Array($0)) }      // copy out: the device wants its buffers back
+        // Copied out because handling a frame mutates this interface (ARP cache, replies through
+        // `device`) while `device.receive` still holds exclusive access to `device`. It costs one
+        // allocation per frame; a receive-token API (smoltcp-style) would remove it.
+        device.receive(limit: 64) { frames.append(Array($0)) }
         for frame in frames {
             frame.withUnsafeBytes { handle(frame: $0, now: now) }
         }
