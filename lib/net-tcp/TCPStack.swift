@@ -1,0 +1,338 @@
+// TCPStack: the connection table of one IPv4 address — demultiplexing, listeners, user calls by handle.
+//
+// Arriving segments are checked (TCPPacket: lengths and options; TCPRepr: checksum) and looked up by
+// (local port, remote address, remote port) in a dictionary. A segment for no connection goes to a
+// listener on its port: a SYN opens a connection in SYN-RECEIVED if the listener's backlog has room
+// (otherwise it is dropped and counted, so the peer retries, as Linux does), an ACK is answered with RST,
+// anything else dropped; with no listener either, the CLOSED-state rules answer with RST (RFC 9293
+// 3.10.7.1). A SYN for a connection in TIME-WAIT whose sequence number is above the old RCV.NXT ends
+// the TIME-WAIT and opens a new connection (RFC 9293 3.10.7.4 / RFC 6191 without timestamps), so a
+// client reconnecting quickly from the same port is not refused.
+//
+// Connections live in slots addressed by `TCPSocket` handles (slot index + generation, so a stale
+// handle is refused instead of reaching another connection). A slot is freed when its connection is
+// CLOSED and nobody can still ask about it: the application called `close`/`abort`, or it was never
+// accepted. When the table is full, the oldest TIME-WAIT entry the application already closed is
+// recycled (Linux's tcp_max_tw_buckets behaviour). Listeners hand out established connections oldest
+// first from `accept`.
+
+import NetWire
+
+/// A handle to one connection.
+public struct TCPSocket: Hashable, Sendable {
+    public let index: Int32
+    public let generation: UInt32
+}
+
+/// What a connection is ready for, for event loops (`select`-style readiness).
+public struct TCPReadiness: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// `receive` returns data, or the peer has finished (EOF), or an error is pending.
+    public static let readable = TCPReadiness(rawValue: 1)
+    /// `send` accepts at least one byte.
+    public static let writable = TCPReadiness(rawValue: 2)
+    /// The peer sent FIN and everything was read, or the connection is gone.
+    public static let hangup = TCPReadiness(rawValue: 4)
+    /// The connection ended abnormally (reset, refused, timed out).
+    public static let error = TCPReadiness(rawValue: 8)
+}
+
+public struct TCPStatistics: Equatable, Sendable {
+    public var segmentsIn = 0, segmentsOut = 0, malformed = 0, badChecksum = 0
+    public var resetsSent = 0, activeOpens = 0, passiveOpens = 0, listenOverflows = 0, timeWaitReused = 0
+    public var timeWaitRecycled = 0, closedPortSegments = 0
+    public init() {}
+}
+
+struct ConnectionKey: Hashable {
+    var localPort: UInt16
+    var remote: TCPEndpoint
+}
+
+struct Slot {
+    var connection: TCPConnection?
+    var generation: UInt32 = 0
+    var listenerPort: UInt16?
+    var accepted = false
+    var released = false
+    var created: UInt64 = 0
+}
+
+public struct TCPStack {
+    public var localAddress: IPv4Address
+    public var configuration: TCPConfiguration
+    /// Connections (all states) the table holds at most.
+    public var maximumConnections = 1024
+    public internal(set) var statistics = TCPStatistics()
+    var sequenceGenerator: InitialSequenceGenerator
+    var slots: [Slot] = []
+    var lookup: [ConnectionKey: Int] = [:]
+    var listeners: [(port: UInt16, backlog: Int)] = []
+    var resets: [(remote: TCPEndpoint, header: TCPRepr)] = []
+    var nextEphemeralPort: UInt16 = 49152
+    var creations: UInt64 = 0
+
+    public init(localAddress: IPv4Address, configuration: TCPConfiguration = TCPConfiguration(),
+                secret: (UInt64, UInt64)) {
+        self.localAddress = localAddress
+        self.configuration = configuration
+        sequenceGenerator = InitialSequenceGenerator(key: secret)
+        nextEphemeralPort = 49152 &+ UInt16(truncatingIfNeeded: secret.0 % 16384)
+    }
+
+    // MARK: User calls
+
+    public mutating func listen(port: UInt16, backlog: Int = 128) throws(TCPError) {
+        guard !listeners.contains(where: { $0.port == port }) else { throw .addressInUse }
+        listeners.append((port, max(backlog, 1)))
+    }
+
+    public mutating func stopListening(port: UInt16) {
+        listeners.removeAll { $0.port == port }
+        for index in slots.indices where slots[index].listenerPort == port && !slots[index].accepted {
+            _ = slots[index].connection?.abort()
+            slots[index].released = true
+        }
+    }
+
+    /// The oldest established connection not yet accepted on `port`, if any.
+    public mutating func accept(port: UInt16) -> TCPSocket? {
+        var best: Int? = nil
+        for index in slots.indices where slots[index].listenerPort == port && !slots[index].accepted {
+            guard let state = slots[index].connection?.state, state.isSynchronized else { continue }
+            if best == nil || slots[index].created < slots[best!].created { best = index }
+        }
+        guard let index = best else { return nil }
+        slots[index].accepted = true
+        return handle(index)
+    }
+
+    public func hasPendingConnection(port: UInt16) -> Bool {
+        slots.contains { $0.listenerPort == port && !$0.accepted && ($0.connection?.state.isSynchronized ?? false) }
+    }
+
+    /// An active open from an ephemeral port; the SYN goes out on the next `poll`.
+    public mutating func connect(to remote: TCPEndpoint, now: UInt64) throws(TCPError) -> TCPSocket {
+        var port: UInt16? = nil
+        for _ in 0..<16384 {
+            let candidate = nextEphemeralPort
+            nextEphemeralPort = nextEphemeralPort == 65535 ? 49152 : nextEphemeralPort + 1
+            if lookup[ConnectionKey(localPort: candidate, remote: remote)] == nil
+                && !listeners.contains(where: { $0.port == candidate }) {
+                port = candidate
+                break
+            }
+        }
+        guard let port else { throw .noPortsAvailable }
+        guard let index = allocateSlot() else { throw .tableFull }
+        let local = TCPEndpoint(localAddress, port)
+        let isn = sequenceGenerator.next(local: local, remote: remote, now: now)
+        install(TCPConnection.connect(local: local, remote: remote, initialSequence: isn,
+                                      configuration: configuration, now: now), at: index, listenerPort: nil)
+        slots[index].accepted = true
+        statistics.activeOpens += 1
+        return handle(index)
+    }
+
+    /// Runs `body` on the connection behind `socket`; throws `.invalidState` for a stale handle.
+    public mutating func withConnection<R>(_ socket: TCPSocket,
+                                           _ body: (inout TCPConnection) throws(TCPError) -> R) throws(TCPError) -> R {
+        guard let index = validIndex(socket), var connection = slots[index].connection else { throw .invalidState }
+        slots[index].connection = nil
+        defer { slots[index].connection = connection }
+        return try body(&connection)
+    }
+
+    public func connection(_ socket: TCPSocket) -> TCPConnection? {
+        validIndex(socket).flatMap { slots[$0].connection }
+    }
+
+    public mutating func send(_ socket: TCPSocket, _ bytes: UnsafeRawBufferPointer) throws(TCPError) -> Int {
+        try withConnection(socket) { (connection) throws(TCPError) in try connection.send(bytes) }
+    }
+
+    /// Reads available bytes; 0 means none now (check `readiness` for hangup or error).
+    public mutating func receive(_ socket: TCPSocket, into buffer: UnsafeMutableRawBufferPointer) throws(TCPError) -> Int {
+        try withConnection(socket) { (connection) throws(TCPError) in
+            let count = connection.receive(into: buffer)
+            if count == 0, let error = connection.error { throw error }
+            return count
+        }
+    }
+
+    /// Graceful close; the handle is invalid afterwards.
+    public mutating func close(_ socket: TCPSocket) {
+        guard let index = validIndex(socket) else { return }
+        slots[index].connection?.close()
+        slots[index].released = true
+        freeIfDone(index)
+    }
+
+    /// Abortive close: RST to the peer; the handle is invalid afterwards.
+    public mutating func abort(_ socket: TCPSocket) {
+        guard let index = validIndex(socket), var connection = slots[index].connection else { return }
+        if connection.abort() {
+            queueReset(to: connection.remote, TCPRepr(sourcePort: connection.local.port, destinationPort: connection.remote.port,
+                                                      sequenceNumber: connection.sendNext.rawValue, flags: .rst, window: 0))
+        }
+        slots[index].connection = connection
+        slots[index].released = true
+        freeIfDone(index)
+    }
+
+    public func readiness(_ socket: TCPSocket) -> TCPReadiness {
+        guard let connection = connection(socket) else { return [.hangup, .error] }
+        var ready: TCPReadiness = []
+        if connection.readableBytes > 0 || connection.isReceiveFinished || connection.error != nil { ready.insert(.readable) }
+        if connection.writableBytes > 0 { ready.insert(.writable) }
+        if connection.isReceiveFinished || connection.state == .closed { ready.insert(.hangup) }
+        if connection.error != nil { ready.insert(.error) }
+        return ready
+    }
+
+    /// Connections by state (for metrics and the shell).
+    public var connectionCounts: [(state: TCPState, count: Int)] {
+        TCPState.allCases.map { state in (state, slots.filter { $0.connection?.state == state }.count) }
+    }
+
+    // MARK: Network side
+
+    /// Processes one TCP segment (the IPv4 payload) sent from `source` to `destination` (our address).
+    public mutating func process(source: IPv4Address, destination: IPv4Address, segment bytes: UnsafeRawBufferPointer,
+                                 now: UInt64) {
+        statistics.segmentsIn += 1
+        guard let packet = try? TCPPacket(checking: bytes) else { statistics.malformed += 1; return }
+        guard let header = try? TCPRepr(parsing: packet, source: source, destination: destination) else {
+            statistics.badChecksum += 1
+            return
+        }
+        guard !source.isBroadcast && !source.isMulticast && !destination.isBroadcast && !destination.isMulticast else { return }
+        let segment = TCPSegment(header: header, payload: packet.payload)
+        let remote = TCPEndpoint(source, header.sourcePort)
+        let key = ConnectionKey(localPort: header.destinationPort, remote: remote)
+        let isNewSyn = header.flags.contains(.syn) && !header.flags.contains(.ack) && !header.flags.contains(.rst)
+        if let index = lookup[key], var connection = slots[index].connection {
+            let reopens = connection.state == .timeWait && isNewSyn && segment.sequence - connection.receiveNext > 0
+                && listeners.contains { $0.port == header.destinationPort }
+            if !reopens {
+                slots[index].connection = nil
+                let reply = connection.process(segment, now: now)
+                slots[index].connection = connection
+                if let reply { queueReset(to: remote, reply) }
+                freeIfDone(index)
+                return
+            }
+            statistics.timeWaitReused += 1
+            free(index)
+        }
+        if let listener = listeners.first(where: { $0.port == header.destinationPort }) {
+            if header.flags.contains(.rst) { return }
+            if header.flags.contains(.ack) {
+                if let reply = resetReply(to: segment) { queueReset(to: remote, reply) }
+                return
+            }
+            guard isNewSyn else { return }
+            let pending = slots.filter { $0.listenerPort == listener.port && !$0.accepted && $0.connection != nil }.count
+            guard pending < listener.backlog, let index = allocateSlot() else {
+                statistics.listenOverflows += 1
+                return
+            }
+            let local = TCPEndpoint(destination, header.destinationPort)
+            let isn = sequenceGenerator.next(local: local, remote: remote, now: now)
+            install(TCPConnection.accept(segment, local: local, remote: remote, initialSequence: isn,
+                                         configuration: configuration, now: now), at: index, listenerPort: listener.port)
+            statistics.passiveOpens += 1
+            return
+        }
+        statistics.closedPortSegments += 1
+        if let reply = resetReply(to: segment) { queueReset(to: remote, reply) }
+    }
+
+    /// Runs every connection's timers and output; `transmit(remote, header, data)` sends one segment.
+    public mutating func poll(now: UInt64, transmit: (TCPEndpoint, TCPRepr, UnsafeRawBufferPointer) -> Bool) {
+        while let reset = resets.first {
+            guard transmit(reset.remote, reset.header, UnsafeRawBufferPointer(start: nil, count: 0)) else { break }
+            resets.removeFirst()
+            statistics.resetsSent += 1
+            statistics.segmentsOut += 1
+        }
+        for index in slots.indices {
+            guard var connection = slots[index].connection else { continue }
+            slots[index].connection = nil
+            let before = connection.statistics.segmentsOut
+            let remote = connection.remote
+            connection.poll(now: now) { header, data in transmit(remote, header, data) }
+            statistics.segmentsOut += connection.statistics.segmentsOut - before
+            slots[index].connection = connection
+            freeIfDone(index)
+        }
+    }
+
+    /// The earliest timer deadline among all connections.
+    public var nextDeadline: UInt64? {
+        var earliest: UInt64? = nil
+        for slot in slots {
+            if let deadline = slot.connection?.nextDeadline { earliest = min(earliest ?? deadline, deadline) }
+        }
+        return earliest
+    }
+
+    // MARK: Slots
+
+    func handle(_ index: Int) -> TCPSocket { TCPSocket(index: Int32(index), generation: slots[index].generation) }
+
+    func validIndex(_ socket: TCPSocket) -> Int? {
+        let index = Int(socket.index)
+        guard index >= 0 && index < slots.count && slots[index].generation == socket.generation
+                && !slots[index].released && slots[index].connection != nil else { return nil }
+        return index
+    }
+
+    mutating func allocateSlot() -> Int? {
+        if let free = slots.firstIndex(where: { $0.connection == nil }) { return free }
+        if slots.count < maximumConnections {
+            slots.append(Slot())
+            return slots.count - 1
+        }
+        var oldest: Int? = nil
+        for index in slots.indices where slots[index].released && slots[index].connection?.state == .timeWait {
+            if oldest == nil || slots[index].connection!.timeWaitDeadline < slots[oldest!].connection!.timeWaitDeadline {
+                oldest = index
+            }
+        }
+        guard let index = oldest else { return nil }
+        statistics.timeWaitRecycled += 1
+        free(index)
+        return index
+    }
+
+    mutating func install(_ connection: TCPConnection, at index: Int, listenerPort: UInt16?) {
+        creations += 1
+        slots[index] = Slot(connection: connection, generation: slots[index].generation, listenerPort: listenerPort,
+                            accepted: false, released: false, created: creations)
+        lookup[ConnectionKey(localPort: connection.local.port, remote: connection.remote)] = index
+    }
+
+    mutating func freeIfDone(_ index: Int) {
+        guard let connection = slots[index].connection, connection.state == .closed else { return }
+        if slots[index].released || (slots[index].listenerPort != nil && !slots[index].accepted) { free(index) }
+    }
+
+    mutating func free(_ index: Int) {
+        if let connection = slots[index].connection {
+            lookup[ConnectionKey(localPort: connection.local.port, remote: connection.remote)] = nil
+        }
+        slots[index].connection = nil
+        slots[index].generation &+= 1
+        slots[index].listenerPort = nil
+        slots[index].accepted = false
+        slots[index].released = false
+    }
+
+    mutating func queueReset(to remote: TCPEndpoint, _ header: TCPRepr) {
+        guard resets.count < 64 else { return }
+        resets.append((remote, header))
+    }
+}
