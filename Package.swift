@@ -46,10 +46,11 @@ let package = Package(
         hostLibrary("NetInterface", "net-interface", dependencies: ["NetDeviceAPI", "NetWire"]),
         hostLibrary("DNSClient", "dns-client", dependencies: ["NetWire"]),
         hostLibrary("NetTCP", "net-tcp", dependencies: ["NetWire"]),
+        hostLibrary("HTTP", "http"),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
-            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "NetTCP",
+            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
