@@ -3,11 +3,12 @@
 // `Manifest.load(path:)` reads the file, checks every key and value, and throws `Diagnostics` listing all
 // problems with their line and column; nothing about libraries is checked here (slots and library names
 // need the catalog: see LibraryGraph), only what the manifest alone can tell: types, names, memory sizes,
-// the platform, and that app sources and library folders exist. Values that the graph checks later keep
-// their location (`Located`), so its errors point into this file too.
+// the platform, that app sources and library folders exist, and the files `files:` embeds (their names,
+// kinds and total size: EmbeddedFileSet; the builder reads their contents). Values that the graph checks
+// later keep their location (`Located`), so its errors point into this file too.
 //
-// Paths: `file` is kept as given; `directory` is its folder; app sources and library paths are joined to
-// it, so they stay relative to the current directory when the manifest path was relative.
+// Paths: `file` is kept as given; `directory` is its folder; app sources, library paths and `files` are
+// joined to it, so they stay relative to the current directory when the manifest path was relative.
 // Supported machines live in `Manifest.platforms` only (add `kvm` there).
 
 import Foundation
@@ -20,7 +21,8 @@ public struct Manifest: Sendable {
     /// Guest memory when the manifest says nothing: 8 MiB.
     public static let defaultMemory: UInt64 = 8 << 20
     /// The top-level keys, in documentation order.
-    public static let keys = ["name", "app", "platform", "memory", "arguments", "libraries", "use", "library-paths"]
+    public static let keys = ["name", "app", "platform", "memory", "arguments", "libraries", "use", "library-paths",
+                              "files"]
     static let appKeys = ["sources", "type"]
 
     public struct App: Sendable {
@@ -58,6 +60,10 @@ public struct Manifest: Sendable {
     public var use: [Located<String>]
     /// `library-paths` joined to the manifest's folder, in manifest order (searched before built-ins).
     public var libraryPaths: [String]
+    /// `files:` as written, with its location; nil when the manifest embeds no files.
+    public var filesFolder: Located<String>?
+    /// The files `files:` embeds, as scanned when the manifest was loaded; nil without `files:`.
+    public var files: EmbeddedFileSet?
 
     /// The chosen implementation for each slot named under `libraries:`.
     public var libraryChoices: [String: String] {
@@ -183,6 +189,17 @@ public struct Manifest: Sendable {
                                              at: value.location)
                 }
             }
+        }
+
+        filesFolder = nil
+        files = nil
+        if let node = fields["files"], let value = reader.string(node, key: "files") {
+            let located = Located(value, at: reader.location(of: node))
+            filesFolder = located
+            let scan = EmbeddedFileSet.scan(folder: joinPath(directory, value), as: value,
+                                            manifestDirectory: directory)
+            files = scan.set
+            for problem in scan.problems { reader.diagnostics.error(problem, at: located.location) }
         }
 
         try reader.diagnostics.sortedByLocation().throwIfAny()
