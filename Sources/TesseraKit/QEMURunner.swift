@@ -75,6 +75,8 @@ public struct RunOptions {
     public var portForwards: [PortForward] = []
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
+    /// Called with QEMU's process ID once it runs (tests stop a serving image with SIGTERM).
+    public var onStart: ((Int32) -> Void)? = nil
 
     public init(image: URL, debugImage: URL?, machine: Machine, memoryBytes: UInt64, arguments: [String]) {
         self.image = image
@@ -225,6 +227,7 @@ public enum QEMURunner {
         try process.run()
         qemuPID = process.processIdentifier
         if stopSignal != 0 { kill(qemuPID, SIGTERM) }          // a signal that came before the PID
+        options.onStart?(process.processIdentifier)
 
         let symbolizer = options.debugImage.flatMap { try? Symbolizer(image: $0) }
         let sink = options.consoleSink ?? { line in

@@ -3,8 +3,9 @@
 // `poll(now:)` drains the device and dispatches each frame: ARP requests for our address are answered
 // (and teach us the asker's MAC, RFC 826 "merge" rule), ARP replies fill the cache, IPv4 packets for
 // us (or broadcast) are checked and handed on: ICMP echo requests are answered here, echo replies are
-// recorded for `ping`, UDP goes to bound ports (UDP.swift; unbound ports get ICMP port unreachable);
-// TCP is not handled yet. Sending picks the
+// recorded for `ping`, UDP goes to bound ports (UDP.swift; unbound ports get ICMP port unreachable),
+// TCP segments go to the `tcp` closure given to `poll` (the transport lives in its own library, so
+// an image without TCP carries none of it; without a closure they are counted as unhandled). Sending picks the
 // next hop (the destination itself on our subnet, else the gateway), resolves it through the ARP cache
 // — sending a request and holding one packet per destination until the reply comes, retrying every
 // second and giving up after three requests (RFC 1122 section 2.3.2.2: keep at least one packet) —
@@ -41,6 +42,7 @@ public struct InterfaceStatistics: Equatable {
     public var arpRequestsAnswered = 0, arpRequestsSent = 0, arpFailures = 0
     public var echoRequestsAnswered = 0, echoRepliesReceived = 0, unhandledProtocol = 0
     public var udpReceived = 0, udpSent = 0, udpNoPort = 0, udpQueueFull = 0, portUnreachableSent = 0
+    public var tcpReceived = 0
     public init() {}
 }
 
@@ -81,16 +83,20 @@ public struct Interface<Device: NetDevice> {
 
     // MARK: Receiving
 
-    /// Processes every received frame and due ARP retries; returns the frames handled.
+    /// Receives a TCP segment: the source and destination addresses and the IPv4 payload.
+    public typealias TCPDelivery = (_ source: IPv4Address, _ destination: IPv4Address, _ segment: UnsafeRawBufferPointer) -> Void
+
+    /// Processes every received frame and due ARP retries; returns the frames handled. TCP segments
+    /// go to `tcp`, when given.
     @discardableResult
-    public mutating func poll(now: UInt64) -> Int {
+    public mutating func poll(now: UInt64, tcp: TCPDelivery? = nil) -> Int {
         var frames: [[UInt8]] = []
         // Copied out because handling a frame mutates this interface (ARP cache, replies through
         // `device`) while `device.receive` still holds exclusive access to `device`. It costs one
         // allocation per frame; a receive-token API (smoltcp-style) would remove it.
         device.receive(limit: 64) { frames.append(Array($0)) }
         for frame in frames {
-            frame.withUnsafeBytes { handle(frame: $0, now: now) }
+            frame.withUnsafeBytes { handle(frame: $0, now: now, tcp: tcp) }
         }
         let (retry, failed) = arp.requestsDue(now: now)
         for address in retry { sendARPRequest(for: address) }
@@ -101,14 +107,14 @@ public struct Interface<Device: NetDevice> {
         return frames.count
     }
 
-    mutating func handle(frame bytes: UnsafeRawBufferPointer, now: UInt64) {
+    mutating func handle(frame bytes: UnsafeRawBufferPointer, now: UInt64, tcp: TCPDelivery?) {
         statistics.framesIn += 1
         guard let frame = try? EthernetFrame(checking: bytes) else { statistics.malformed += 1; return }
         guard frame.destination == macAddress || frame.destination.isBroadcast else { statistics.notForUs += 1; return }
         if frame.etherType == .arp {
             handleARP(frame.payload, now: now)
         } else if frame.etherType == .ipv4 {
-            handleIPv4(frame.payload, now: now)
+            handleIPv4(frame.payload, now: now, tcp: tcp)
         } else {
             statistics.unhandledProtocol += 1
         }
@@ -135,7 +141,7 @@ public struct Interface<Device: NetDevice> {
         }
     }
 
-    mutating func handleIPv4(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
+    mutating func handleIPv4(_ bytes: UnsafeRawBufferPointer, now: UInt64, tcp: TCPDelivery?) {
         guard let packet = try? IPv4Packet(checking: bytes), let header = try? IPv4Repr(parsing: packet) else {
             statistics.malformed += 1
             return
@@ -152,6 +158,9 @@ public struct Interface<Device: NetDevice> {
         } else if header.protocol == .udp {
             handleUDP(packet.payload, source: header.source, destination: header.destination,
                       datagram: bytes, headerLength: packet.headerLength, now: now)
+        } else if header.protocol == .tcp, let tcp, !header.destination.isBroadcast {
+            statistics.tcpReceived += 1
+            tcp(header.source, header.destination, packet.payload)
         } else {
             statistics.unhandledProtocol += 1
         }

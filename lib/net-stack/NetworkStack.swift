@@ -1,0 +1,217 @@
+// NetworkStack: the image's network — one device, one IPv4 interface, one TCP table, one thread.
+//
+// Everything that touches the interface or the TCP table holds `lock`. The network thread sleeps on
+// `wake`, an Event that the device's interrupt signals (frames arrived, transmit buffers freed) and
+// that expires at the earliest TCP or ARP deadline; awake, it drains the device (TCP segments go to
+// the TCP table on the way), runs timers and sends what is owed, then broadcasts `changed` so that
+// threads blocked in socket calls re-check their condition. Application threads do their part under
+// the same lock: a write queues bytes and transmits at once (no hand-off to the network thread), a
+// read that frees receive space sends the window update itself. A blocked call waits on `changed`
+// with its deadline: it never spins.
+//
+// Configuration is static (`.static(...)`, e.g. from the command line `ip=10.0.2.15/24 gw=10.0.2.2`)
+// or obtained with DHCP (`.dhcp`), whose client runs inside the network thread; `start` returns once
+// the interface has an address. DHCP renewal is not implemented (QEMU's lease is a day long).
+//
+// The stack is one object per image, created by `start`; `NetworkStack.shared` finds it again, and
+// the device's interrupt reaches it through `deviceInterrupt()`, which the wiring fragment binds to a
+// C function (closures converted to C function pointers cannot capture the generic image type).
+
+import Clock
+import Kernel
+import NetDeviceAPI
+import NetInterface
+import NetTCP
+import SchedulerAPI
+import Threads
+
+/// The C-callable function the wiring gives the device for its interrupts.
+public typealias NetworkInterruptHook = NetDeviceNotify
+
+/// What an image must provide for the network stack: a device type and the C-callable interrupt hook.
+public protocol NetworkedImage: ThreadedImage {
+    associatedtype NetDevice: NetDeviceAPI.NetDevice
+    static var networkInterruptHook: NetDeviceNotify { get }
+}
+
+public enum NetworkMode {
+    case dhcp
+    case `static`(InterfaceConfiguration)
+}
+
+public enum NetworkError: Error, Equatable {
+    case noDevice
+    case noAddress
+    case alreadyStarted
+    case noThread
+}
+
+nonisolated(unsafe) var sharedStackPointer: UnsafeMutableRawPointer? = nil
+
+public final class NetworkStack<I: NetworkedImage> {
+    public let lock = Mutex<I>()
+    let changed = Condition<I>()
+    let wake = Event<I>()
+    var interface: Interface<I.NetDevice>
+    var tcp: TCPStack
+    var dhcp: DHCPClient?
+    public private(set) var lease: DHCPLease?
+    public private(set) var interruptsEnabled = false
+    /// When the network thread will next wake by itself (0: not sleeping).
+    var scheduledWake: UInt64 = 0
+    var moreFramesPending = false
+
+    init(device: I.NetDevice, mode: NetworkMode, tcpConfiguration: TCPConfiguration) {
+        let configuration: InterfaceConfiguration
+        switch mode {
+        case .dhcp: configuration = InterfaceConfiguration(address: .unspecified, prefixLength: 0, gateway: nil)
+        case .static(let given): configuration = given
+        }
+        interface = Interface(device: device, configuration: configuration)
+        var tcpConfiguration = tcpConfiguration
+        tcpConfiguration.maximumSegmentSize = min(tcpConfiguration.maximumSegmentSize, device.mtu - 40)
+        tcp = TCPStack(localAddress: configuration.address, configuration: tcpConfiguration,
+                       secret: (UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max)))
+        if case .dhcp = mode {
+            dhcp = DHCPClient(hardwareAddress: device.macAddress, transactionID: UInt32.random(in: .min ... .max))
+            _ = interface.bindUDP(port: DHCPClient.clientPort)
+        }
+    }
+
+    /// The running stack, if `start` was called.
+    public static var shared: NetworkStack<I>? {
+        guard let pointer = sharedStackPointer else { return nil }
+        return Unmanaged<NetworkStack<I>>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Finds the network device, configures the interface and starts the network thread. With DHCP it
+    /// returns once a lease is bound (or throws `.noAddress` after `timeout` nanoseconds).
+    public static func start(_ mode: NetworkMode = .dhcp, tcp configuration: TCPConfiguration = TCPConfiguration(),
+                             timeout: UInt64 = 10_000_000_000) throws(NetworkError) -> NetworkStack<I> {
+        guard sharedStackPointer == nil else { throw .alreadyStarted }
+        guard let device = I.NetDevice() else { throw .noDevice }
+        let stack = NetworkStack(device: device, mode: mode, tcpConfiguration: configuration)
+        sharedStackPointer = Unmanaged.passRetained(stack).toOpaque()
+        stack.interruptsEnabled = stack.interface.device.enableInterrupts(context: nil, I.networkInterruptHook)
+        guard Thread<I>.spawn(name: "net", priority: .high, { stack.run() }) != nil else { throw .noThread }
+        if stack.dhcp != nil {
+            let bound = stack.lock.withLock { () -> Bool in
+                let end = Clock.now() + timeout
+                while stack.lease == nil {
+                    let now = Clock.now()
+                    if now >= end { return false }
+                    stack.changed.wait(stack.lock, timeout: end - now)
+                }
+                return true
+            }
+            guard bound else { throw .noAddress }
+        }
+        return stack
+    }
+
+    /// Called by the wiring's C hook from the device's interrupt handler.
+    public static func deviceInterrupt() {
+        shared?.wake.signal()
+    }
+
+    public var configuration: InterfaceConfiguration { lock.withLock { interface.configuration } }
+    public var macAddress: MACAddress { lock.withLock { interface.macAddress } }
+    public var interfaceStatistics: InterfaceStatistics { lock.withLock { interface.statistics } }
+    public var tcpStatistics: TCPStatistics { lock.withLock { tcp.statistics } }
+    public var deviceStatistics: NetDeviceStatistics { lock.withLock { interface.device.statistics } }
+    public var tcpConnectionCounts: [(state: TCPState, count: Int)] { lock.withLock { tcp.connectionCounts } }
+
+    // MARK: The network thread
+
+    func run() {
+        while true {
+            lock.lock()
+            let now = Clock.now()
+            service(now: now)
+            let deadline = nextWake(now: now)
+            scheduledWake = deadline
+            lock.unlock()
+            changed.broadcast()
+            if deadline > now { _ = wake.wait(timeout: deadline - now) }
+            lock.withLock { scheduledWake = 0 }
+        }
+    }
+
+    /// Receives, runs DHCP and timers, transmits. Holds `lock`.
+    func service(now: UInt64) {
+        let frames = interface.poll(now: now) { source, destination, segment in
+            self.tcp.process(source: source, destination: destination, segment: segment, now: now)
+        }
+        moreFramesPending = frames >= 64
+        if dhcp != nil { runDHCP(now: now) }
+        flush(now: now)
+    }
+
+    /// Sends what TCP owes. Holds `lock`; also called by application threads after they queue data.
+    func flush(now: UInt64) {
+        tcp.poll(now: now) { remote, header, data in
+            self.interface.sendIPv4(to: remote.address, protocol: .tcp, payloadLength: header.headerLength + data.count,
+                                    now: now) { payload in
+                UnsafeMutableRawBufferPointer(rebasing: payload[header.headerLength...]).copyMemory(from: data)
+                header.emit(into: payload, source: self.tcp.localAddress, destination: remote.address)
+            }
+        }
+        // A new timer earlier than the network thread's planned wake-up: wake it to re-plan.
+        if let deadline = tcp.nextDeadline, scheduledWake != 0, deadline < scheduledWake { wake.signal() }
+    }
+
+    func nextWake(now: UInt64) -> UInt64 {
+        if moreFramesPending { return now }
+        // Without interrupts the device is polled every millisecond; ARP retries and DHCP need a
+        // look at least every 100 ms.
+        var deadline = now + (interruptsEnabled ? 100_000_000 : 1_000_000)
+        if let tcpDeadline = tcp.nextDeadline { deadline = min(deadline, max(tcpDeadline, now)) }
+        return deadline
+    }
+
+    func runDHCP(now: UInt64) {
+        guard var client = dhcp else { return }
+        if let message = client.messageDue(now: now) { broadcastDHCP(message, now: now) }
+        while let datagram = interface.receiveUDP(port: DHCPClient.clientPort) {
+            if let answer = datagram.payload.withUnsafeBytes({ client.handle($0, now: now) }) {
+                broadcastDHCP(answer, now: now)
+            }
+        }
+        if client.isBound, let lease = client.lease {
+            self.lease = lease
+            interface.configuration = lease.configuration
+            tcp.localAddress = lease.address
+            interface.unbindUDP(port: DHCPClient.clientPort)
+            dhcp = nil
+            changed.broadcast()
+        } else {
+            dhcp = client
+        }
+    }
+
+    func broadcastDHCP(_ message: [UInt8], now: UInt64) {
+        message.withUnsafeBytes {
+            _ = interface.sendUDP(from: DHCPClient.clientPort, to: .broadcast, port: DHCPClient.serverPort, payload: $0, now: now)
+        }
+    }
+
+    /// Waits under `lock` until `ready()` or the deadline (absolute ns, 0 = none). False on timeout.
+    func waitLocked(deadline: UInt64, until ready: () -> Bool) -> Bool {
+        while !ready() {
+            if deadline == 0 {
+                changed.wait(lock)
+            } else {
+                let now = Clock.now()
+                if now >= deadline { return false }
+                changed.wait(lock, timeout: deadline - now)
+            }
+        }
+        return true
+    }
+}
+
+/// The absolute deadline for a timeout in nanoseconds (0: wait forever).
+func deadline(after timeout: UInt64?) -> UInt64 {
+    guard let timeout else { return 0 }
+    return Clock.now() &+ max(timeout, 1)
+}
