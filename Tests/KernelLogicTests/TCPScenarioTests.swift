@@ -337,6 +337,18 @@ import Testing
         #expect(peer.stack.connectionCounts.allSatisfy { $0.count == 0 })
     }
 
+    @Test func timeWaitAfterTheApplicationClosedHoldsNoBuffers() {
+        var peer = TCPHarness()
+        let (socket, iss) = peer.establishPassive()
+        peer.peerSends(pattern(10))                       // unread when the application closes
+        peer.stack.close(socket)
+        peer.poll()
+        peer.deliver(flags: [.fin, .ack], acknowledgment: iss &+ 2)
+        #expect(state(of: peer) == .timeWait)
+        #expect(peer.stack.connectionCounts.contains { $0.state == .timeWait && $0.count == 1 })
+        #expect(peer.stack.totalBufferMemory == 0, "a table full of TIME-WAIT entries must not hold buffers")
+    }
+
     @Test func rfc9293_3_6_simultaneousCloseGoesThroughClosing() {
         var peer = TCPHarness()
         let (socket, iss) = peer.establishPassive()

@@ -195,6 +195,8 @@ public struct TCPConnection {
     public var isReceiveFinished: Bool {
         readableBytes == 0 && (finReceived || state == .closed || state == .timeWait)
     }
+    /// Bytes of buffer memory the connection holds (0 once it has no more use for its buffers).
+    public var bufferMemory: Int { (sendBuffer?.capacity ?? 0) + (receiveBuffer?.capacity ?? 0) }
     /// Bytes queued but not yet acknowledged.
     public var unacknowledgedBytes: Int { sendBuffer?.count ?? 0 }
 
@@ -221,6 +223,7 @@ public struct TCPConnection {
     /// Graceful close (RFC 9293 3.10.4): our FIN follows the queued data.
     public mutating func close() {
         applicationClosed = true
+        if state == .timeWait { receiveBuffer = nil }
         switch state {
         case .closed, .listen, .synSent:
             enterClosed()
@@ -276,8 +279,9 @@ public struct TCPConnection {
         retransmitDeadline = 0
         persistDeadline = 0
         keepAliveDeadline = 0
-        // Unread data stays readable in TIME-WAIT; the send side is done.
+        // The send side is done; unread data stays readable only while the application may read it.
         sendBuffer = nil
+        if applicationClosed || readableBytes == 0 { receiveBuffer = nil }
     }
 
     mutating func releaseBuffers() {

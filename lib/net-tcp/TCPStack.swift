@@ -197,6 +197,9 @@ public struct TCPStack {
         TCPState.allCases.map { state in (state, slots.filter { $0.connection?.state == state }.count) }
     }
 
+    /// Buffer memory held by all connections (for metrics and leak tests).
+    public var totalBufferMemory: Int { slots.reduce(0) { $0 + ($1.connection?.bufferMemory ?? 0) } }
+
     // MARK: Network side
 
     /// Processes one TCP segment (the IPv4 payload) sent from `source` to `destination` (our address).

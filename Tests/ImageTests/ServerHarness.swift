@@ -1,0 +1,181 @@
+// ServerHarness: boots a serving image in the background with forwarded ports, and talks to it from
+// the host — with real clients (curl, wrk) run as processes, and with a raw TCP client for requests no
+// well-behaved client would send.
+
+import Foundation
+import Glibc
+import Testing
+import TesseraKit
+
+/// An image running in the background until `stop`.
+final class RunningImage: @unchecked Sendable {
+    private let lock = NSLock()
+    private var collected: [String] = []
+    private var pid: Int32 = 0
+    private(set) var result: RunResult?
+    private let finished = DispatchSemaphore(value: 0)
+    let hostPort: UInt16
+
+    var lines: [String] { lock.withLock { collected } }
+
+    /// Boots `product` with host port `hostPort` forwarded to `guestPort` and waits (up to 60 s) for a
+    /// console line starting with `ready`.
+    init(_ product: BuildProduct, guestPort: UInt16, ready: String, arguments: [String] = [],
+         memory: UInt64? = nil) throws {
+        hostPort = Self.freePort()
+        let readySignal = DispatchSemaphore(value: 0)
+        var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: .microvm,
+                                 memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
+        options.userNetwork = true
+        options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
+        options.consoleSink = { [self] line in
+            lock.withLock { collected.append(line) }
+            if line.hasPrefix(ready) { readySignal.signal() }
+        }
+        options.onStart = { [self] pid in lock.withLock { self.pid = pid } }
+        final class Box: @unchecked Sendable { let options: RunOptions; init(_ options: RunOptions) { self.options = options } }
+        let box = Box(options)
+        DispatchQueue.global().async { [self] in
+            let outcome = try? QEMURunner.run(box.options) { _ in }
+            lock.withLock { result = outcome }
+            finished.signal()
+            readySignal.signal()
+        }
+        guard readySignal.wait(timeout: .now() + 60) == .success, lock.withLock({ result == nil }) else {
+            stop()
+            throw ToolError("the image did not become ready; console:\n" + lines.joined(separator: "\n"))
+        }
+    }
+
+    /// Stops QEMU (SIGTERM) and waits for it.
+    @discardableResult
+    func stop() -> RunResult? {
+        let pid = lock.withLock { self.pid }
+        if pid > 0 { kill(pid, SIGTERM) }
+        _ = finished.wait(timeout: .now() + 30)
+        return lock.withLock { result }
+    }
+
+    /// Waits for the image to exit by itself.
+    func waitForExit(timeout: Double = 30) -> RunResult? {
+        guard finished.wait(timeout: .now() + timeout) == .success else { return nil }
+        return lock.withLock { result }
+    }
+
+    /// A port nobody listens on now (the kernel picks it; we release it for QEMU to take).
+    static func freePort() -> UInt16 {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length)
+                return getsockname(socket, pointer, &length)
+            }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
+
+/// Runs a host program; returns its exit status and standard output.
+func runHostTool(_ arguments: [String], timeout: Double = 120) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    final class Collected: @unchecked Sendable { var data = Data() }
+    let collected = Collected()
+    let handle = output.fileHandleForReading
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        collected.data = handle.readDataToEndOfFile()
+        done.signal()
+    }
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { process.terminate() }
+    _ = done.wait(timeout: .now() + 10)
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
+}
+
+/// Whether a host tool is installed (tests that need it say which package installs it).
+func hostToolExists(_ name: String) -> Bool {
+    (try? runHostTool(["sh", "-c", "command -v \(name)"]))?.status == 0
+}
+
+/// A raw TCP client to 127.0.0.1: sends exactly the bytes given, reads what comes back.
+struct RawClient {
+    let socket: Int32
+
+    init(port: UInt16, timeoutSeconds: Int = 10) throws {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard status == 0 else {
+            Glibc.close(socket)
+            throw ToolError("connect to port \(port) failed: errno \(errno)")
+        }
+    }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { return }
+            offset += sent
+        }
+    }
+
+    /// Reads until the peer closes, `limit` bytes arrived, `until` matches, or the timeout passes.
+    func receive(limit: Int = 1 << 24, until done: (([UInt8]) -> Bool)? = nil) -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while received.count < limit {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+            if let done, done(received) { break }
+        }
+        return received
+    }
+
+    func shutdownWrite() { shutdown(socket, Int32(SHUT_WR)) }
+    func close() { Glibc.close(socket) }
+}
+
+extension Array where Element == UInt8 {
+    /// How many times `needle` occurs.
+    func occurrences(of needle: String) -> Int {
+        let pattern = Array(needle.utf8)
+        guard !pattern.isEmpty, count >= pattern.count else { return 0 }
+        var found = 0
+        var index = 0
+        while index <= count - pattern.count {
+            if self[index..<(index + pattern.count)].elementsEqual(pattern) {
+                found += 1
+                index += pattern.count
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+}
