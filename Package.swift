@@ -37,6 +37,9 @@ let package = Package(
         hostLibrary("PageAllocator", "page-allocator"),
         hostLibrary("BootArguments", "boot-arguments"),
         .target(name: "ClockLogic", path: "lib/clock", sources: ["TimeScale.swift"]),
+        .target(name: "PCILogic", path: "lib/pci",
+                exclude: ["library.yaml", "PCIBus.swift", "PCIFunction.swift", "PCIMSIX.swift"],   // port I/O, MMIO
+                sources: ["PCIAddress.swift", "PCIBAR.swift", "PCICapabilities.swift", "PCIConfigurationSpace.swift"]),
         hostLibrary("TimerQueue", "timer-queue"),
         hostLibrary("SchedulerAPI", "scheduler-api"),
         hostLibrary("SchedCooperative", "sched-cooperative", dependencies: ["SchedulerAPI"]),
@@ -51,7 +54,7 @@ let package = Package(
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP",
-            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire",
+            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]

@@ -73,6 +73,8 @@ public struct RunOptions {
     public var userNetwork = false
     /// Host ports forwarded to the guest (needs `userNetwork`).
     public var portForwards: [PortForward] = []
+    /// Appended to QEMU's command line as they are (tests add devices with it).
+    public var extraQEMUArguments: [String] = []
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
     /// Called with QEMU's process ID once it runs (tests stop a serving image with SIGTERM).
@@ -154,16 +156,27 @@ public enum QEMURunner {
             "-append", commandLine(kernel: options.kernelParameters, arguments: options.arguments),
         ]
         if options.userNetwork {
-            let device = options.machine == .microvm ? "virtio-net-device" : "virtio-net-pci,disable-legacy=on"
             let netdev = (["user", "id=net0"] + options.portForwards.map(\.hostfwd)).joined(separator: ",")
-            arguments += ["-netdev", netdev, "-device", "\(device),netdev=net0",
-                          "-global", "virtio-mmio.force-legacy=false"]
+            arguments += ["-netdev", netdev]
+            if options.machine == .microvm {
+                // virtio-mmio, version 2 (modern): what the `virtio-net` library drives.
+                arguments += ["-device", "virtio-net-device,netdev=net0", "-global", "virtio-mmio.force-legacy=false"]
+            } else {
+                // virtio-pci without the legacy interface (device ID 0x1041): what `virtio-net-pci` drives.
+                arguments += ["-device", "virtio-net-pci,netdev=net0,disable-legacy=on"]
+            }
         }
+        arguments += options.extraQEMUArguments
         switch accelerator {
         case .kvm: arguments += ["-accel", "kvm", "-cpu", "host"]
         default: arguments += ["-accel", "tcg", "-cpu", "max"]
         }
         return arguments
+    }
+
+    /// The net-device library that drives the network device `qemuArguments` attaches on `machine`.
+    public static func networkLibrary(for machine: Machine) -> String {
+        machine == .microvm ? "virtio-net" : "virtio-net-pci"
     }
 
     /// The smallest guest memory that holds the image (its highest loaded byte, bss included) plus

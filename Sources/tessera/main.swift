@@ -151,6 +151,11 @@ struct Run: ParsableCommand {
             runOptions.accelerator = accelerator
             // An image with a network device gets one, on QEMU's user-mode network.
             runOptions.userNetwork = product.resolved.binding(for: "net-device") != nil
+            if let driver = product.resolved.binding(for: "net-device")?.library,
+               Machine.allCases.contains(where: { QEMURunner.networkLibrary(for: $0) == driver }),
+               driver != QEMURunner.networkLibrary(for: machine) {
+                FileHandle.standardError.write(Data("tessera: net-device '\(driver)' does not drive the network device of \(machine.rawValue); choose 'net-device: \(QEMURunner.networkLibrary(for: machine))' in tessera.yaml\n".utf8))
+            }
             for text in publish {
                 guard let forward = PortForward(text) else {
                     throw ValidationError("invalid -p '\(text)'; use HOST:GUEST or HOST:GUEST/udp, e.g. -p 8080:80")

@@ -8,6 +8,8 @@
 @_extern(c, "tessera_inb") func _inb(_ port: UInt16) -> UInt8
 @_extern(c, "tessera_outl") func _outl(_ port: UInt16, _ value: UInt32)
 @_extern(c, "tessera_inl") func _inl(_ port: UInt16) -> UInt32
+@_extern(c, "tessera_outw") func _outw(_ port: UInt16, _ value: UInt16)
+@_extern(c, "tessera_inw") func _inw(_ port: UInt16) -> UInt16
 @_extern(c, "tessera_rdtsc") func _rdtsc() -> UInt64
 @_extern(c, "tessera_rdrand") func _rdrand(_ out: UnsafeMutablePointer<UInt64>) -> Bool
 @_extern(c, "tessera_cpuid") func _cpuid(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)
@@ -32,6 +34,8 @@
 @_extern(c, "tessera_mmio_write32") func _mmioWrite32(_ address: UInt, _ value: UInt32)
 @_extern(c, "tessera_mmio_read16") func _mmioRead16(_ address: UInt) -> UInt16
 @_extern(c, "tessera_mmio_read8") func _mmioRead8(_ address: UInt) -> UInt8
+@_extern(c, "tessera_mmio_write16") func _mmioWrite16(_ address: UInt, _ value: UInt16)
+@_extern(c, "tessera_mmio_write8") func _mmioWrite8(_ address: UInt, _ value: UInt8)
 @_extern(c, "tessera_boot_timestamp") func _bootTimestamp() -> UInt64
 
 /// The result of one CPUID query.
@@ -44,6 +48,8 @@ public enum CPU {
     @inline(__always) public static func inb(_ port: UInt16) -> UInt8 { _inb(port) }
     @inline(__always) public static func outl(_ port: UInt16, _ value: UInt32) { _outl(port, value) }
     @inline(__always) public static func inl(_ port: UInt16) -> UInt32 { _inl(port) }
+    @inline(__always) public static func outw(_ port: UInt16, _ value: UInt16) { _outw(port, value) }
+    @inline(__always) public static func inw(_ port: UInt16) -> UInt16 { _inw(port) }
 
     /// The time-stamp counter.
     @inline(__always) public static func timestamp() -> UInt64 { _rdtsc() }
@@ -105,6 +111,8 @@ public enum CPU {
     @inline(__always) public static func mmioWrite32(_ address: UInt, _ value: UInt32) { _mmioWrite32(address, value) }
     @inline(__always) public static func mmioRead16(_ address: UInt) -> UInt16 { _mmioRead16(address) }
     @inline(__always) public static func mmioRead8(_ address: UInt) -> UInt8 { _mmioRead8(address) }
+    @inline(__always) public static func mmioWrite16(_ address: UInt, _ value: UInt16) { _mmioWrite16(address, value) }
+    @inline(__always) public static func mmioWrite8(_ address: UInt, _ value: UInt8) { _mmioWrite8(address, value) }
 
     public static func readMSR(_ msr: UInt32) -> UInt64 { _rdmsr(msr) }
     public static func writeMSR(_ msr: UInt32, _ value: UInt64) { _wrmsr(msr, value) }

@@ -6,11 +6,18 @@
 // pointed at it. Splitting keeps every other address mapped exactly as before. Only the first 4 GiB
 // (what boot.S maps) can be changed. All tables are identity-mapped, so a table's physical address is
 // also its virtual one.
+//
+// Above 4 GiB nothing is mapped at boot. `mapDevice` adds identity-mapped, uncached 4 KiB pages there
+// for device registers (a 64-bit PCI BAR that the firmware placed high), building the missing tables
+// from the caller's page source; it never changes an existing mapping.
 
 @_extern(c, "tessera_invlpg") func _invlpg(_ address: UInt)
 
 public enum Paging {
     static let present: UInt64 = 1, writable: UInt64 = 2, large: UInt64 = 0x80
+    static let writeThrough: UInt64 = 0x8, cacheDisable: UInt64 = 0x10
+    /// The lower half of the 48-bit address space: what an identity map can cover.
+    static let identityLimit: UInt = 1 << 47
     static let addressMask: UInt64 = 0x000F_FFFF_FFFF_F000
 
     /// Makes the 4 KiB page at `address` not present (accesses fault), splitting large pages with
@@ -42,6 +49,41 @@ public enum Paging {
             table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(value & addressMask))!
         }
         return table[index(address, level: 0)] & present != 0
+    }
+
+    /// Identity-maps `[address, address + size)` as uncached device memory, for registers above the
+    /// boot map. Pages already mapped (everything below 4 GiB) are left as they are. `newPage` supplies
+    /// 4 KiB pages for new tables (they are zeroed here). False when the range is beyond the lower
+    /// half of the address space or a table page could not be had.
+    public static func mapDevice(_ address: UInt, size: Int, newPage: () -> UInt?) -> Bool {
+        guard size > 0, address < identityLimit, UInt(size) <= identityLimit - address else { return false }
+        var page = address & ~0xFFF
+        while page < address + UInt(size) {
+            guard mapDevicePage(page, newPage: newPage) else { return false }
+            page += 0x1000
+        }
+        return true
+    }
+
+    static func mapDevicePage(_ address: UInt, newPage: () -> UInt?) -> Bool {
+        var table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(CPU.cr3 & addressMask))!
+        for level in (1...3).reversed() {                   // PML4, PDPT, PD
+            let slot = table + index(address, level: level)
+            if slot.pointee & present == 0 {
+                guard let page = newPage(), let child = UnsafeMutablePointer<UInt64>(bitPattern: page) else { return false }
+                child.initialize(repeating: 0, count: 512)
+                slot.pointee = UInt64(page) | present | writable
+            } else if slot.pointee & large != 0 {
+                return true                                 // inside a large page: mapped already
+            }
+            table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(slot.pointee & addressMask))!
+        }
+        let slot = table + index(address, level: 0)
+        if slot.pointee & present == 0 {
+            slot.pointee = UInt64(address) & addressMask | present | writable | writeThrough | cacheDisable
+            _invlpg(address)
+        }
+        return true
     }
 
     static func index(_ address: UInt, level: Int) -> Int { Int((address >> (12 + 9 * UInt(level))) & 511) }

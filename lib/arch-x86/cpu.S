@@ -259,3 +259,34 @@ tessera_mmio_read16:
 tessera_mmio_read8:
     movzbl (%rdi), %eax
     ret
+
+/* 16-bit port I/O and 8/16-bit MMIO writes, for bus and device drivers (PCI configuration space,
+   virtio-pci registers). Each sits in its own section, so --gc-sections drops the ones an image never
+   calls: an image without such a driver carries none of them. */
+    .section .text.tessera_outw, "ax", @progbits
+    .globl tessera_outw
+tessera_outw:               /* (port: UInt16, value: UInt16) */
+    movl %edi, %edx
+    movl %esi, %eax
+    outw %ax, %dx
+    ret
+
+    .section .text.tessera_inw, "ax", @progbits
+    .globl tessera_inw
+tessera_inw:                /* (port: UInt16) -> UInt16 */
+    movl %edi, %edx
+    xorl %eax, %eax
+    inw %dx, %ax
+    ret
+
+    .section .text.tessera_mmio_write16, "ax", @progbits
+    .globl tessera_mmio_write16
+tessera_mmio_write16:       /* (address, value) */
+    movw %si, (%rdi)
+    ret
+
+    .section .text.tessera_mmio_write8, "ax", @progbits
+    .globl tessera_mmio_write8
+tessera_mmio_write8:        /* (address, value) */
+    movb %sil, (%rdi)
+    ret

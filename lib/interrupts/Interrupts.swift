@@ -4,6 +4,7 @@
 //   0x00-0x1F  CPU exceptions (handled by the kernel's crash path, never here)
 //   0x20-0x2F  the legacy 8259 PICs, remapped here and masked: anything arriving is spurious
 //   0x30-0x47  I/O APIC lines 0-23 (`Interrupts.vector(forLine:)`)
+//   0x50-0xDF  message-signalled interrupts (PCI MSI/MSI-X), handed out by `allocateMessage`
 //   0xEC       the local APIC timer (used by the clock library)
 //   0xFE       local APIC errors
 //   0xFF       the local APIC's spurious vector
@@ -20,6 +21,7 @@ public typealias InterruptHandler = @convention(c) (_ vector: UInt8, _ context: 
 
 public enum Interrupts {
     public static let firstLineVector: UInt8 = 0x30
+    public static let firstMessageVector: UInt8 = 0x50, lastMessageVector: UInt8 = 0xDF
     public static let timerVector: UInt8 = 0xEC
     public static let errorVector: UInt8 = 0xFE
     public static let spuriousVector: UInt8 = 0xFF
@@ -63,6 +65,27 @@ public enum Interrupts {
                               _ handler: InterruptHandler) {
         register(vector: vector(forLine: line), context: context, handler)
         IOAPIC.route(line: line, vector: vector(forLine: line), destination: LocalAPIC.apicID, level: level)
+    }
+
+    /// Reserves a vector for a message-signalled interrupt, installs `handler` for it, and returns the
+    /// address and data a device writes to raise it on this CPU (Intel SDM vol. 3, 11.11: address
+    /// 0xFEE00000 with the destination APIC ID in bits 19:12, physical destination; data: the vector,
+    /// fixed delivery, edge-triggered, so no acknowledgement is needed at an I/O APIC). Nil when the
+    /// vectors have run out, or when this CPU's APIC ID does not fit the 8-bit destination field.
+    /// A vector of the range is free while no handler is registered for it.
+    public static func allocateMessage(context: UnsafeMutableRawPointer? = nil, _ handler: InterruptHandler)
+        -> (vector: UInt8, address: UInt64, data: UInt32)? {
+        let destination = LocalAPIC.apicID
+        guard ready, destination < 256 else { return nil }
+        let found = CPU.withInterruptsDisabled { () -> UInt8? in
+            for vector in firstMessageVector...lastMessageVector where entries[Int(vector)].handler == nil {
+                entries[Int(vector)] = Entry(handler: handler, context: context)
+                return vector
+            }
+            return nil
+        }
+        guard let vector = found else { return nil }
+        return (vector, 0xFEE0_0000 | UInt64(destination) << 12, UInt32(vector))
     }
 
     /// Called by the kernel for every vector >= 32.

@@ -6,10 +6,16 @@
 // `negotiate`: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (re-read to confirm the device
 // accepted them), then queues, then DRIVER_OK. A feature the driver cannot honour is never accepted;
 // a device that lacks a feature the driver requires fails the negotiation cleanly.
+// Interrupts: transport n raises an I/O APIC line (see `interruptLine`), level-triggered, which stays
+// asserted until the driver acknowledges the interrupt status.
 
 import ArchX86
+import Interrupts
 
-public struct VirtioMMIO {
+/// The handler `enableInterrupts` installed (one interrupting virtio-mmio device for now).
+@usableFromInline nonisolated(unsafe) var mmioInterruptHandler: (@convention(c) () -> Void)? = nil
+
+public struct VirtioMMIO: VirtioTransport {
     public static let firstSlot: UInt = 0xFEB0_0000
     public static let slotSize: UInt = 0x200
     public static let slotCount = 24
@@ -117,6 +123,23 @@ public struct VirtioMMIO {
     public func notify(queue index: Int) {
         CPU.memoryBarrier()
         write(Self.queueNotify, UInt32(index))
+    }
+
+    // Emitted only into the modules that call it. Compiled here, it would put the interrupt table's
+    // array metadata into this module's data section, which every image with virtio links (data is not
+    // split per symbol, so --gc-sections cannot drop it from images that poll).
+    @_alwaysEmitIntoClient
+    public func enableInterrupts(_ handler: @escaping @convention(c) () -> Void) -> Bool {
+        mmioInterruptHandler = handler
+        Interrupts.enable(line: interruptLine, level: true, context: UnsafeMutableRawPointer(bitPattern: base)) { _, context in
+            VirtioMMIO.acknowledgeInterrupt(base: UInt(bitPattern: context))
+            mmioInterruptHandler?()
+        }
+        return true
+    }
+
+    @usableFromInline static func acknowledgeInterrupt(base: UInt) {
+        CPU.mmioWrite32(base + UInt(interruptAcknowledge), CPU.mmioRead32(base + UInt(interruptStatus)))
     }
 
     /// Reads and acknowledges the interrupt cause (bit 0: used buffers, bit 1: configuration change).
