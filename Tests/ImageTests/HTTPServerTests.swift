@@ -171,8 +171,10 @@ extension ImageSuite {
             defer { image.stop() }
             let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
             let client = try RawClient(port: image.hostPort)
+            let started = Date()
             DispatchQueue.global().async { client.send(data) }
             let echoed = client.receive(limit: data.count)
+            print("tcp echo: \(echoed.count) bytes in \(Date().timeIntervalSince(started)) s")
             client.close()
             #expect(echoed.count == data.count && echoed == data)
             for round in 0..<20 {

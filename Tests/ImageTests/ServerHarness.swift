@@ -50,14 +50,15 @@ final class RunningImage: @unchecked Sendable {
     /// Stops QEMU (SIGTERM) and waits for it.
     @discardableResult
     func stop() -> RunResult? {
+        if let result = lock.withLock({ result }) { return result }
         let pid = lock.withLock { self.pid }
         if pid > 0 { kill(pid, SIGTERM) }
-        _ = finished.wait(timeout: .now() + 30)
-        return lock.withLock { result }
+        return waitForExit()
     }
 
     /// Waits for the image to exit by itself.
     func waitForExit(timeout: Double = 30) -> RunResult? {
+        if let result = lock.withLock({ result }) { return result }
         guard finished.wait(timeout: .now() + timeout) == .success else { return nil }
         return lock.withLock { result }
     }

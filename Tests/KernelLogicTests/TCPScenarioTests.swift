@@ -399,6 +399,29 @@ import Testing
         #expect(peer.stack.statistics.timeWaitReused == 1)
     }
 
+    @Test func aFullTableRecyclesTheOldestClosedTimeWaitEntry() {
+        var peer = TCPHarness()
+        peer.stack.maximumConnections = 4
+        try! peer.stack.listen(port: 80)
+        peer.listening = true
+        for round in 0..<10 {
+            peer.peerPort = 41000 + UInt16(round)
+            peer.peerNext = 1000
+            let (socket, iss) = peer.establishPassive()
+            peer.stack.close(socket)
+            peer.poll()
+            peer.deliver(flags: [.fin, .ack], acknowledgment: iss &+ 2)
+            _ = peer.take()
+        }
+        #expect(peer.stack.connectionCounts.first { $0.state == .timeWait }?.count == 4)
+        #expect(peer.stack.statistics.timeWaitRecycled == 6)
+        // The newest connections are the ones kept; every handle handed out was distinct.
+        peer.peerPort = 41100
+        peer.peerNext = 1000
+        let (socket, _) = peer.establishPassive()
+        #expect(peer.state(socket) == .established)
+    }
+
     func state(of peer: TCPHarness) -> TCPState? {
         peer.stack.connectionCounts.first { $0.count > 0 }?.state
     }

@@ -14,7 +14,9 @@
 // CLOSED and nobody can still ask about it: the application called `close`/`abort`, or it was never
 // accepted. When the table is full, the oldest TIME-WAIT entry the application already closed is
 // recycled (Linux's tcp_max_tw_buckets behaviour). Listeners hand out established connections oldest
-// first from `accept`.
+// first from `accept`, through a per-port accept queue; the backlog counts embryonic and queued ones.
+// `poll` visits only connections that something happened to or whose cached timer is due, so
+// thousands of idle or TIME-WAIT entries cost a scan of two fields each, not a poll each.
 
 import NetWire
 
@@ -58,6 +60,12 @@ struct Slot {
     var accepted = false
     var released = false
     var created: UInt64 = 0
+    /// Something happened to the connection since it was last polled (a segment, a user call).
+    var dirty = true
+    /// Its earliest timer, cached so that `poll` skips idle connections without touching them.
+    var deadline: UInt64 = 0
+    /// In its listener's accept queue.
+    var queued = false
 }
 
 public struct TCPStack {
@@ -73,6 +81,11 @@ public struct TCPStack {
     var resets: [(remote: TCPEndpoint, header: TCPRepr)] = []
     var nextEphemeralPort: UInt16 = 49152
     var creations: UInt64 = 0
+    var freeSlots: [Int] = []
+    /// Per listening port: established connections not yet accepted, oldest first (slot, generation).
+    var acceptQueues: [UInt16: [(index: Int, generation: UInt32)]] = [:]
+    /// Per listening port: connections (embryonic or established) not yet accepted, for the backlog.
+    var pendingCounts: [UInt16: Int] = [:]
 
     public init(localAddress: IPv4Address, configuration: TCPConfiguration = TCPConfiguration(),
                 secret: (UInt64, UInt64)) {
@@ -92,25 +105,45 @@ public struct TCPStack {
     public mutating func stopListening(port: UInt16) {
         listeners.removeAll { $0.port == port }
         for index in slots.indices where slots[index].listenerPort == port && !slots[index].accepted {
-            _ = slots[index].connection?.abort()
+            if slots[index].connection?.abort() == true, let connection = slots[index].connection {
+                queueReset(to: connection.remote, TCPRepr(sourcePort: connection.local.port, destinationPort: connection.remote.port,
+                                                          sequenceNumber: connection.sendNext.rawValue, flags: .rst, window: 0))
+            }
             slots[index].released = true
+            freeIfDone(index)
         }
+        acceptQueues[port] = nil
     }
 
     /// The oldest established connection not yet accepted on `port`, if any.
     public mutating func accept(port: UInt16) -> TCPSocket? {
-        var best: Int? = nil
-        for index in slots.indices where slots[index].listenerPort == port && !slots[index].accepted {
-            guard let state = slots[index].connection?.state, state.isSynchronized else { continue }
-            if best == nil || slots[index].created < slots[best!].created { best = index }
+        guard var queue = acceptQueues[port] else { return nil }
+        defer { acceptQueues[port] = queue }
+        while !queue.isEmpty {
+            let entry = queue.removeFirst()
+            guard isQueued(entry) else { continue }          // reset or freed since it was queued
+            slots[entry.index].queued = false
+            slots[entry.index].accepted = true
+            pendingCounts[port, default: 1] -= 1
+            return handle(entry.index)
         }
-        guard let index = best else { return nil }
-        slots[index].accepted = true
-        return handle(index)
+        return nil
     }
 
     public func hasPendingConnection(port: UInt16) -> Bool {
-        slots.contains { $0.listenerPort == port && !$0.accepted && ($0.connection?.state.isSynchronized ?? false) }
+        acceptQueues[port]?.contains { isQueued($0) } ?? false
+    }
+
+    func isQueued(_ entry: (index: Int, generation: UInt32)) -> Bool {
+        slots[entry.index].generation == entry.generation && slots[entry.index].queued && slots[entry.index].connection != nil
+    }
+
+    /// Puts a listener's connection that just became established into its accept queue.
+    mutating func queueIfEstablished(_ index: Int) {
+        guard let port = slots[index].listenerPort, !slots[index].accepted, !slots[index].queued,
+              slots[index].connection?.state.isSynchronized == true else { return }
+        slots[index].queued = true
+        acceptQueues[port, default: []].append((index, slots[index].generation))
     }
 
     /// An active open from an ephemeral port; the SYN goes out on the next `poll`.
@@ -141,6 +174,7 @@ public struct TCPStack {
                                            _ body: (inout TCPConnection) throws(TCPError) -> R) throws(TCPError) -> R {
         guard let index = validIndex(socket), var connection = slots[index].connection else { throw .invalidState }
         slots[index].connection = nil
+        slots[index].dirty = true
         defer { slots[index].connection = connection }
         return try body(&connection)
     }
@@ -167,6 +201,7 @@ public struct TCPStack {
         guard let index = validIndex(socket) else { return }
         slots[index].connection?.close()
         slots[index].released = true
+        slots[index].dirty = true
         freeIfDone(index)
     }
 
@@ -179,6 +214,7 @@ public struct TCPStack {
         }
         slots[index].connection = connection
         slots[index].released = true
+        slots[index].dirty = true
         freeIfDone(index)
     }
 
@@ -223,7 +259,9 @@ public struct TCPStack {
                 slots[index].connection = nil
                 let reply = connection.process(segment, now: now)
                 slots[index].connection = connection
+                slots[index].dirty = true
                 if let reply { queueReset(to: remote, reply) }
+                queueIfEstablished(index)
                 freeIfDone(index)
                 return
             }
@@ -237,8 +275,7 @@ public struct TCPStack {
                 return
             }
             guard isNewSyn else { return }
-            let pending = slots.filter { $0.listenerPort == listener.port && !$0.accepted && $0.connection != nil }.count
-            guard pending < listener.backlog, let index = allocateSlot() else {
+            guard pendingCounts[listener.port, default: 0] < listener.backlog, let index = allocateSlot() else {
                 statistics.listenOverflows += 1
                 return
             }
@@ -246,6 +283,7 @@ public struct TCPStack {
             let isn = sequenceGenerator.next(local: local, remote: remote, now: now)
             install(TCPConnection.accept(segment, local: local, remote: remote, initialSequence: isn,
                                          configuration: configuration, now: now), at: index, listenerPort: listener.port)
+            pendingCounts[listener.port, default: 0] += 1
             statistics.passiveOpens += 1
             return
         }
@@ -261,23 +299,35 @@ public struct TCPStack {
             statistics.resetsSent += 1
             statistics.segmentsOut += 1
         }
+        // Only connections that something happened to, or whose timer is due, are polled: a table
+        // full of idle or TIME-WAIT connections costs a scan of two fields per slot.
         for index in slots.indices {
-            guard var connection = slots[index].connection else { continue }
+            let due = slots[index].deadline != 0 && slots[index].deadline <= now
+            guard slots[index].dirty || due, var connection = slots[index].connection else { continue }
             slots[index].connection = nil
             let before = connection.statistics.segmentsOut
             let remote = connection.remote
-            connection.poll(now: now) { header, data in transmit(remote, header, data) }
+            var refused = false
+            connection.poll(now: now) { header, data in
+                let sent = transmit(remote, header, data)
+                if !sent { refused = true }
+                return sent
+            }
             statistics.segmentsOut += connection.statistics.segmentsOut - before
+            slots[index].deadline = connection.nextDeadline ?? 0
             slots[index].connection = connection
+            slots[index].dirty = refused                     // output still owed: try again next poll
+            queueIfEstablished(index)
             freeIfDone(index)
         }
     }
 
-    /// The earliest timer deadline among all connections.
+    /// The earliest time `poll` has work: a timer, or now when output is still owed.
     public var nextDeadline: UInt64? {
         var earliest: UInt64? = nil
-        for slot in slots {
-            if let deadline = slot.connection?.nextDeadline { earliest = min(earliest ?? deadline, deadline) }
+        for slot in slots where slot.connection != nil {
+            let deadline = slot.dirty ? 1 : slot.deadline
+            if deadline != 0 { earliest = min(earliest ?? deadline, deadline) }
         }
         return earliest
     }
@@ -294,7 +344,7 @@ public struct TCPStack {
     }
 
     mutating func allocateSlot() -> Int? {
-        if let free = slots.firstIndex(where: { $0.connection == nil }) { return free }
+        if let free = freeSlots.popLast() { return free }
         if slots.count < maximumConnections {
             slots.append(Slot())
             return slots.count - 1
@@ -308,13 +358,14 @@ public struct TCPStack {
         guard let index = oldest else { return nil }
         statistics.timeWaitRecycled += 1
         free(index)
+        freeSlots.removeLast()                               // free() listed it; it is taken right away
         return index
     }
 
     mutating func install(_ connection: TCPConnection, at index: Int, listenerPort: UInt16?) {
         creations += 1
         slots[index] = Slot(connection: connection, generation: slots[index].generation, listenerPort: listenerPort,
-                            accepted: false, released: false, created: creations)
+                            accepted: false, released: false, created: creations, dirty: true, deadline: 0, queued: false)
         lookup[ConnectionKey(localPort: connection.local.port, remote: connection.remote)] = index
     }
 
@@ -326,8 +377,11 @@ public struct TCPStack {
     mutating func free(_ index: Int) {
         if let connection = slots[index].connection {
             lookup[ConnectionKey(localPort: connection.local.port, remote: connection.remote)] = nil
+            if let port = slots[index].listenerPort, !slots[index].accepted { pendingCounts[port, default: 1] -= 1 }
+            freeSlots.append(index)
         }
         slots[index].connection = nil
+        slots[index].queued = false
         slots[index].generation &+= 1
         slots[index].listenerPort = nil
         slots[index].accepted = false
