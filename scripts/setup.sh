@@ -6,10 +6,15 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-    echo "setup: installing QEMU (Debian package qemu-system-x86)"
+# QEMU boots images; curl and wrk are what the network tests talk to them with.
+missing=""
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x86"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq qemu-system-x86 >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq $missing >/dev/null
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift not found: install a Swift 6.x toolchain and put it on PATH" >&2; exit 1; }
 

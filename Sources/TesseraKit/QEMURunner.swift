@@ -71,6 +71,9 @@ public struct RunOptions {
     public var accelerator: Accelerator = .auto
     /// Attach a virtio network device on QEMU's user-mode network (10.0.2.0/24, gateway 10.0.2.2).
     public var userNetwork = false
+    /// Attach the network device to this host tap interface instead of QEMU user networking (which
+    /// needs no privileges but forwards only the `-p` ports). The tap must exist (see docs/network.md).
+    public var tapDevice: String? = nil
     /// Host ports forwarded to the guest (needs `userNetwork`).
     public var portForwards: [PortForward] = []
     /// Appended to QEMU's command line as they are (tests add devices with it).
@@ -156,7 +159,8 @@ public enum QEMURunner {
             "-append", commandLine(kernel: options.kernelParameters, arguments: options.arguments),
         ]
         if options.userNetwork {
-            let netdev = (["user", "id=net0"] + options.portForwards.map(\.hostfwd)).joined(separator: ",")
+            let netdev = options.tapDevice.map { "tap,id=net0,ifname=\($0),script=no,downscript=no" }
+                ?? (["user", "id=net0"] + options.portForwards.map(\.hostfwd)).joined(separator: ",")
             arguments += ["-netdev", netdev]
             if options.machine == .microvm {
                 // virtio-mmio, version 2 (modern): what the `virtio-net` library drives.
@@ -189,6 +193,17 @@ public enum QEMURunner {
 
     public static func run(_ options: RunOptions, notice: (String) -> Void) throws -> RunResult {
         let qemu = try locateQEMU()
+        if let tap = options.tapDevice {
+            guard options.userNetwork else {
+                throw ToolError("--net tap:\(tap) needs a network device in the image: select one in tessera.yaml (libraries: {net-device: virtio-net})")
+            }
+            guard options.portForwards.isEmpty else {
+                throw ToolError("-p forwards ports of QEMU user networking; with --net tap:\(tap) the guest has its own address on the tap's network: connect to it directly")
+            }
+            guard FileManager.default.fileExists(atPath: "/sys/class/net/\(tap)") else {
+                throw ToolError("tap device '\(tap)' does not exist: create it first (ip tuntap add dev \(tap) mode tap; see docs/network.md)")
+            }
+        }
         if !options.portForwards.isEmpty && !options.userNetwork {
             throw ToolError("-p needs a network device in the image: select one in tessera.yaml (libraries: {net-device: virtio-net})")
         }

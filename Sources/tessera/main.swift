@@ -121,6 +121,12 @@ struct Run: ParsableCommand {
     @Option(name: .short, help: "Forward HOST:GUEST[/udp|/tcp] from 127.0.0.1 to the guest (repeatable; TCP by default).")
     var publish: [String] = []
 
+    @Option(name: .long, help: "Network: 'user' (QEMU user networking, the default; -p forwards ports) or 'tap:NAME' (an existing host tap device).")
+    var net: String = "user"
+
+    @Option(name: .short, help: "Set a kernel parameter NAME=VALUE (repeatable), e.g. -e ip=10.77.0.2/24 -e gateway=10.77.0.1.")
+    var environment: [String] = []
+
     @Flag(name: .long, help: "Ask the kernel to print boot-time figures (entry to main, in cycles and µs).")
     var bootStats = false
 
@@ -161,6 +167,23 @@ struct Run: ParsableCommand {
                     throw ValidationError("invalid -p '\(text)'; use HOST:GUEST or HOST:GUEST/udp, e.g. -p 8080:80")
                 }
                 runOptions.portForwards.append(forward)
+            }
+            if net.hasPrefix("tap:") {
+                let name = String(net.dropFirst(4))
+                guard !name.isEmpty, name.utf8.count <= 15, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                    throw ValidationError("invalid tap device name in --net '\(net)'; use tap:NAME, e.g. --net tap:tessera0")
+                }
+                runOptions.tapDevice = name
+            } else if net != "user" {
+                throw ValidationError("unknown --net '\(net)'; use 'user' or 'tap:NAME'")
+            }
+            for setting in environment {
+                let parts = setting.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
+                      !setting.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" }) else {
+                    throw ValidationError("invalid -e '\(setting)'; use NAME=VALUE without spaces or quotes, e.g. -e ip=10.77.0.2/24")
+                }
+                runOptions.kernelParameters.append(setting)
             }
             if bootStats { runOptions.kernelParameters.append("tessera.bootstats") }
             let result = try QEMURunner.run(runOptions) { notice in

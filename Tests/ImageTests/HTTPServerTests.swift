@@ -165,6 +165,31 @@ extension ImageSuite {
             #expect(digests.count == 2 && digests[0] == digests[1], "\(sums.output)")
         }
 
+        /// With a tap device the guest has its own address: the host pings it and curls it directly.
+        /// Needs root and /dev/net/tun (CI containers have both; elsewhere the test says why it skipped).
+        @Test func onATapDeviceTheHostPingsAndCurlsTheGuest() throws {
+            guard getuid() == 0, FileManager.default.fileExists(atPath: "/dev/net/tun"), hostToolExists("ip"),
+                  hostToolExists("ping") else {
+                print("skipped: tap networking needs root, /dev/net/tun, ip (iproute2) and ping (iputils-ping)")
+                return
+            }
+            let tap = "tsrt\(getpid() % 100_000)"
+            let subnet = "10.\(100 + getpid() % 100).\(getpid() % 250)"
+            _ = try runHostTool(["ip", "link", "delete", tap])
+            let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
+            #expect(setup.status == 0, "\(setup.output)")
+            defer { _ = try? runHostTool(["ip", "link", "delete", tap]) }
+            let server = try RunningImage(try ImageHarness.build(ImageHarness.example("httpd")), guestPort: 80,
+                                          ready: "httpd: serving", arguments: ["--quiet"], tap: tap,
+                                          kernelParameters: ["ip=\(subnet).2/24", "gateway=\(subnet).1"])
+            defer { server.stop() }
+            #expect(server.lines.contains { $0.contains("on \(subnet).2:80") })
+            let ping = try runHostTool(["ping", "-c", "3", "-i", "0.2", "-W", "5", "\(subnet).2"])
+            #expect(ping.output.contains("3 received"), "\(ping.output)")
+            let get = try runHostTool(["curl", "-sS", "--max-time", "20", "http://\(subnet).2/"])
+            #expect(Data(get.output.utf8) == Self.indexPage)
+        }
+
         @Test func tcpEchoReturnsEveryByteAndQuitEndsTheImage() throws {
             let image = try RunningImage(try ImageHarness.build(ImageHarness.testApp("tcpecho")), guestPort: 7,
                                          ready: "tcpecho: listening")

@@ -21,13 +21,18 @@ final class RunningImage: @unchecked Sendable {
     /// Boots `product` with host port `hostPort` forwarded to `guestPort` and waits (up to 60 s) for a
     /// console line starting with `ready`.
     init(_ product: BuildProduct, guestPort: UInt16, ready: String, arguments: [String] = [],
-         memory: UInt64? = nil) throws {
+         memory: UInt64? = nil, tap: String? = nil, kernelParameters: [String] = []) throws {
         hostPort = Self.freePort()
         let readySignal = DispatchSemaphore(value: 0)
         var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: .microvm,
                                  memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
         options.userNetwork = true
-        options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
+        if let tap {
+            options.tapDevice = tap
+        } else {
+            options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
+        }
+        options.kernelParameters = kernelParameters
         options.consoleSink = { [self] line in
             lock.withLock { collected.append(line) }
             if line.hasPrefix(ready) { readySignal.signal() }

@@ -23,6 +23,15 @@ func parse(_ line: String) -> BootArguments {
         #expect(!arguments.hasKernelFlag("tessera.boot"))
     }
 
+    @Test func kernelValuesAreNameEqualsValueWordsAndTheLastOneWins() {
+        let arguments = parse("ip=10.0.0.2/24 ipx=1 gateway=10.0.0.1 ip=10.0.0.3/24 empty= -- ip=app")
+        #expect(arguments.kernelValue("ip") == "10.0.0.3/24")
+        #expect(arguments.kernelValue("gateway") == "10.0.0.1")
+        #expect(arguments.kernelValue("empty") == nil, "a name with nothing after '=' has no value")
+        #expect(arguments.kernelValue("dns") == nil)
+        #expect(arguments.kernelValue("i") == nil, "names match whole")
+    }
+
     @Test func onlyTheFirstDoubleDashSplits() {
         let arguments = parse("-- a -- b")
         #expect(arguments.kernel.isEmpty)

@@ -5,7 +5,8 @@
 // Connections beyond the limit get "503 Service Unavailable" and are closed at once: a clean refusal
 // instead of a silent stall. A connection idle for 30 seconds is closed.
 //
-// The network is configured by DHCP (QEMU user networking hands out 10.0.2.15).
+// The network is configured by DHCP (QEMU user networking hands out 10.0.2.15), or statically with
+// `tessera run -e ip=10.77.0.2/24 -e gateway=10.77.0.1` (e.g. on a tap device).
 
 import Clock
 import EmbeddedFiles
@@ -44,7 +45,7 @@ struct HTTPServer: Application {
         tcp.sendBufferSize = 32 * 1024
         let network: Network
         do {
-            network = try Network.start(.dhcp, tcp: tcp)
+            network = try Network.start(.automatic, tcp: tcp)
         } catch {
             print("httpd: no network: \(error)")
             return 1

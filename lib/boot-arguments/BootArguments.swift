@@ -76,4 +76,18 @@ public struct BootArguments {
             kernel.contains { $0.utf8.elementsEqual(wanted) }
         }
     }
+
+    /// The value of the last kernel parameter `name=value` (what `tessera run -e name=value` passes),
+    /// or nil when there is none.
+    public func kernelValue(_ name: StaticString) -> String? {
+        name.withUTF8Buffer { wanted -> String? in
+            for word in kernel.reversed() {
+                let bytes = Array(word.utf8)
+                guard bytes.count > wanted.count + 1, bytes[wanted.count] == UInt8(ascii: "="),
+                      bytes[0..<wanted.count].elementsEqual(wanted) else { continue }
+                return String(decoding: bytes[(wanted.count + 1)...], as: UTF8.self)
+            }
+            return nil
+        }
+    }
 }

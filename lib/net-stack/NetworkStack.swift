@@ -9,14 +9,16 @@
 // read that frees receive space sends the window update itself. A blocked call waits on `changed`
 // with its deadline: it never spins.
 //
-// Configuration is static (`.static(...)`, e.g. from the command line `ip=10.0.2.15/24 gw=10.0.2.2`)
-// or obtained with DHCP (`.dhcp`), whose client runs inside the network thread; `start` returns once
-// the interface has an address. DHCP renewal is not implemented (QEMU's lease is a day long).
+// Configuration is static (`.static(...)`, or `.automatic` with kernel parameters `ip=10.77.0.2/24
+// gateway=10.77.0.1`, which `tessera run -e` passes) or obtained with DHCP (`.dhcp`, or `.automatic`
+// without `ip=`), whose client runs inside the network thread; `start` returns once the interface
+// has an address. DHCP renewal is not implemented (QEMU's lease is a day long).
 //
 // The stack is one object per image, created by `start`; `NetworkStack.shared` finds it again, and
 // the device's interrupt reaches it through `deviceInterrupt()`, which the wiring fragment binds to a
 // C function (closures converted to C function pointers cannot capture the generic image type).
 
+import BootArguments
 import Clock
 import Kernel
 import NetDeviceAPI
@@ -37,6 +39,26 @@ public protocol NetworkedImage: ThreadedImage {
 public enum NetworkMode {
     case dhcp
     case `static`(InterfaceConfiguration)
+    /// From the kernel parameters (`tessera run -e ip=10.77.0.2/24 -e gateway=10.77.0.1`): static
+    /// when `ip=` is given, DHCP otherwise.
+    case automatic
+
+    /// `.automatic` resolved against the kernel parameters; other modes as they are.
+    public func resolved(_ parameters: BootArguments) throws(NetworkError) -> NetworkMode {
+        guard case .automatic = self else { return self }
+        guard let text = parameters.kernelValue("ip") else { return .dhcp }
+        let parts = text.split(separator: "/")
+        guard parts.count <= 2, let address = IPv4Address(String(parts[0])),
+              let prefix = parts.count == 2 ? Int(String(parts[1])) : 24, prefix >= 0 && prefix <= 32 else {
+            throw .badParameter("ip=\(text): use ip=A.B.C.D/PREFIX, e.g. ip=10.77.0.2/24")
+        }
+        var gateway: IPv4Address? = nil
+        if let text = parameters.kernelValue("gateway") {
+            guard let parsed = IPv4Address(text) else { throw .badParameter("gateway=\(text): use gateway=A.B.C.D") }
+            gateway = parsed
+        }
+        return .static(InterfaceConfiguration(address: address, prefixLength: prefix, gateway: gateway))
+    }
 }
 
 public enum NetworkError: Error, Equatable {
@@ -44,6 +66,7 @@ public enum NetworkError: Error, Equatable {
     case noAddress
     case alreadyStarted
     case noThread
+    case badParameter(String)
 }
 
 nonisolated(unsafe) var sharedStackPointer: UnsafeMutableRawPointer? = nil
@@ -64,7 +87,7 @@ public final class NetworkStack<I: NetworkedImage> {
     init(device: I.NetDevice, mode: NetworkMode, tcpConfiguration: TCPConfiguration) {
         let configuration: InterfaceConfiguration
         switch mode {
-        case .dhcp: configuration = InterfaceConfiguration(address: .unspecified, prefixLength: 0, gateway: nil)
+        case .dhcp, .automatic: configuration = InterfaceConfiguration(address: .unspecified, prefixLength: 0, gateway: nil)
         case .static(let given): configuration = given
         }
         interface = Interface(device: device, configuration: configuration)
@@ -86,9 +109,10 @@ public final class NetworkStack<I: NetworkedImage> {
 
     /// Finds the network device, configures the interface and starts the network thread. With DHCP it
     /// returns once a lease is bound (or throws `.noAddress` after `timeout` nanoseconds).
-    public static func start(_ mode: NetworkMode = .dhcp, tcp configuration: TCPConfiguration = TCPConfiguration(),
+    public static func start(_ mode: NetworkMode = .automatic, tcp configuration: TCPConfiguration = TCPConfiguration(),
                              timeout: UInt64 = 10_000_000_000) throws(NetworkError) -> NetworkStack<I> {
         guard sharedStackPointer == nil else { throw .alreadyStarted }
+        let mode = try mode.resolved(kernelParameters)
         guard let device = I.NetDevice() else { throw .noDevice }
         let stack = NetworkStack(device: device, mode: mode, tcpConfiguration: configuration)
         sharedStackPointer = Unmanaged.passRetained(stack).toOpaque()
