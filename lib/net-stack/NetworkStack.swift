@@ -239,3 +239,15 @@ func deadline(after timeout: UInt64?) -> UInt64 {
     guard let timeout else { return 0 }
     return Clock.now() &+ max(timeout, 1)
 }
+
+extension NetworkError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .noDevice: return "no network device (select one: libraries: {net-device: virtio-net})"
+        case .noAddress: return "no address (DHCP got no lease in time)"
+        case .alreadyStarted: return "the network is already started"
+        case .noThread: return "cannot start the network thread"
+        case .badParameter(let text): return "bad kernel parameter \(text)"
+        }
+    }
+}

@@ -271,3 +271,18 @@ extension NetworkStack {
         }
     }
 }
+
+extension SocketError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .reset: return "connection reset"
+        case .refused: return "connection refused"
+        case .connectionTimedOut: return "connection timed out"
+        case .timedOut: return "timed out"
+        case .closed: return "socket closed"
+        case .addressInUse: return "address in use"
+        case .noResources: return "no resources (connection table or ports exhausted)"
+        case .networkDown: return "network not started"
+        }
+    }
+}
