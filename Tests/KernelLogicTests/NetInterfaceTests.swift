@@ -31,6 +31,27 @@ struct SimulatedDevice: NetDevice {
         for frame in batch { frame.withUnsafeBytes(body) }
         return batch.count
     }
+
+    /// Frames lent by `takeReceived` and not yet released (a test can check that none leak).
+    var lent = 0
+
+    mutating func takeReceived() -> ReceivedFrame? {
+        guard !incoming.isEmpty else { return nil }
+        let frame = incoming.removeFirst()
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(frame.count, 1), alignment: 8)
+        frame.withUnsafeBytes { copy.copyMemory(from: $0) }
+        lent += 1
+        return ReceivedFrame(bytes: UnsafeRawBufferPointer(rebasing: copy[0..<frame.count]), token: 0)
+    }
+
+    mutating func release(_ frame: ReceivedFrame) {
+        lent -= 1
+        // Scribble over the buffer before freeing it, so a use after release shows up as garbage.
+        if let base = frame.bytes.baseAddress {
+            UnsafeMutableRawPointer(mutating: base).initializeMemory(as: UInt8.self, repeating: 0xEE, count: frame.bytes.count)
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        }
+    }
 }
 
 let gatewayMAC = MACAddress(0x52, 0x55, 0x0A, 0, 2, 2)
@@ -91,6 +112,18 @@ func parseARP(_ bytes: [UInt8]) throws -> ARPRepr {
         #expect(reply.targetHardwareAddress == gatewayMAC && reply.targetProtocolAddress == gatewayIP)
         #expect(interface.arp.lookup(gatewayIP, now: 2_000) == gatewayMAC)
         #expect(interface.statistics.arpRequestsAnswered == 1)
+        #expect(interface.device.lent == 0, "every frame taken from the device was given back")
+    }
+
+    @Test func pollHandlesAtMost64FramesAndReleasesEachOne() {
+        var interface = makeInterface()
+        for _ in 0..<100 {
+            interface.device.incoming.append(arpFrame(.request, from: gatewayMAC, ip: gatewayIP, to: .zero,
+                                                      targetIP: IPv4Address(10, 0, 2, 99), ethernetDestination: .broadcast))
+        }
+        #expect(interface.poll(now: 1_000) == 64)
+        #expect(interface.poll(now: 1_000) == 36)
+        #expect(interface.device.lent == 0)
     }
 
     @Test func rfc826RequestsForOtherAddressesAreIgnoredAndNotLearned() {

@@ -10,7 +10,9 @@
 // — sending a request and holding one packet per destination until the reply comes, retrying every
 // second and giving up after three requests (RFC 1122 section 2.3.2.2: keep at least one packet) —
 // and frames the packet. Fragments are refused (counted, dropped): reassembly is not implemented.
-// All buffers are owned here: one transmit scratch buffer, one held packet per pending destination.
+// Received frames are handled in the device's buffers (pulled with `takeReceived`); a packet to send
+// is built in place in the one transmit scratch frame, which the device copies into its own buffer.
+// Only a packet held for ARP resolution gets its own array.
 
 import NetDeviceAPI
 import NetWire
@@ -90,13 +92,13 @@ public struct Interface<Device: NetDevice> {
     /// go to `tcp`, when given.
     @discardableResult
     public mutating func poll(now: UInt64, tcp: TCPDelivery? = nil) -> Int {
-        var frames: [[UInt8]] = []
-        // Copied out because handling a frame mutates this interface (ARP cache, replies through
-        // `device`) while `device.receive` still holds exclusive access to `device`. It costs one
-        // allocation per frame; a receive-token API (smoltcp-style) would remove it.
-        device.receive(limit: 64) { frames.append(Array($0)) }
-        for frame in frames {
-            frame.withUnsafeBytes { handle(frame: $0, now: now, tcp: tcp) }
+        // Frames are pulled one at a time and handled in the device's own buffer (no copy): handling
+        // may transmit (ARP and echo replies) while the frame is still lent.
+        var handled = 0
+        while handled < 64, let frame = device.takeReceived() {
+            handle(frame: frame.bytes, now: now, tcp: tcp)
+            device.release(frame)
+            handled += 1
         }
         let (retry, failed) = arp.requestsDue(now: now)
         for address in retry { sendARPRequest(for: address) }
@@ -104,7 +106,7 @@ public struct Interface<Device: NetDevice> {
             statistics.arpFailures += 1
             held.removeAll { $0.hop == address }
         }
-        return frames.count
+        return handled
     }
 
     mutating func handle(frame bytes: UnsafeRawBufferPointer, now: UInt64, tcp: TCPDelivery?) {
@@ -223,16 +225,18 @@ public struct Interface<Device: NetDevice> {
         }
         let header = IPv4Repr(source: configuration.address, destination: destination, protocol: `protocol`,
                               payloadLength: payloadLength)
+        let hardware: MACAddress? = destination.isBroadcast ? .broadcast : arp.lookup(hop, now: now)
+        if let hardware {
+            // The common case: built straight into the transmit frame, no intermediate packet.
+            return sendFrame(to: hardware, type: .ipv4, length: header.totalLength) { bytes in
+                fill(UnsafeMutableRawBufferPointer(rebasing: bytes[IPv4Repr.headerLength...]))
+                header.emit(into: bytes)
+            }
+        }
         var packet = [UInt8](repeating: 0, count: header.totalLength)
         packet.withUnsafeMutableBytes { bytes in
             fill(UnsafeMutableRawBufferPointer(rebasing: bytes[IPv4Repr.headerLength...]))
             header.emit(into: bytes)
-        }
-        let hardware: MACAddress? = destination.isBroadcast ? .broadcast : arp.lookup(hop, now: now)
-        if let hardware {
-            return packet.withUnsafeBytes { bytes in
-                sendFrame(to: hardware, type: .ipv4, length: bytes.count) { $0.copyMemory(from: bytes) }
-            }
         }
         guard !held.contains(where: { $0.hop == hop }) else { return false }
         held.append((hop, packet))
@@ -266,7 +270,7 @@ public struct Interface<Device: NetDevice> {
         let ethernet = EthernetRepr(source: macAddress, destination: destination, etherType: type)
         let sent = scratch.withUnsafeMutableBytes { bytes -> Bool in
             let frame = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<total])
-            for index in 0..<total { frame[index] = 0 }
+            frame.initializeMemory(as: UInt8.self, repeating: 0)            // memset: padding and any byte `fill` skips
             ethernet.emit(into: frame)
             fill(UnsafeMutableRawBufferPointer(rebasing: frame[EthernetFrame.headerLength..<(EthernetFrame.headerLength + length)]))
             return device.transmit(UnsafeRawBufferPointer(frame))

@@ -5,12 +5,25 @@
 //   - transmit: the caller lends a frame for the duration of the call; the device copies it into one
 //     of its own transmit buffers (or returns false when all are in flight — back-pressure, not loss);
 //   - receive: the device lends each received frame to the caller's closure; the bytes are valid only
-//     inside the closure, after which the buffer goes straight back to the device.
+//     inside the closure, after which the buffer goes straight back to the device. Or, pulled one at a
+//     time, `takeReceived` lends a frame until the caller `release`s it — no copy either way.
 // `poll` mode (calling `receive` in a loop) always works; a device that supports interrupts also
 // signals `onInterrupt` so a stack can sleep until frames arrive. Drivers are selected in the manifest
 // (`net-device: virtio-net`) and bound statically by the wiring.
 
 @_exported import NetWire      // MACAddress: one address type from the wire to the driver
+
+/// A received frame lent by `takeReceived`: valid until it is given back with `release`.
+public struct ReceivedFrame {
+    public let bytes: UnsafeRawBufferPointer
+    /// The driver's buffer identifier.
+    public let token: UInt32
+
+    public init(bytes: UnsafeRawBufferPointer, token: UInt32) {
+        self.bytes = bytes
+        self.token = token
+    }
+}
 
 /// Called from interrupt context when frames have arrived (or transmit buffers were freed); it must not
 /// block or allocate — it signals whoever polls `receive` (a thread's Event, a flag).
@@ -49,4 +62,10 @@ public protocol NetDevice {
     /// number of frames handed over (at most `limit`).
     @discardableResult
     mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int
+
+    /// The pull form of `receive`, for a caller that transmits while it handles a frame (a closure
+    /// would hold exclusive access to the device): the next received frame, whose buffer stays out of
+    /// the device's hands until `release`. Release every frame taken, in any order.
+    mutating func takeReceived() -> ReceivedFrame?
+    mutating func release(_ frame: ReceivedFrame)
 }

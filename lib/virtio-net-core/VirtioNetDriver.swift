@@ -118,6 +118,35 @@ public struct VirtioNetDriver<Transport: VirtioTransport>: NetDevice {
     }
 
     @discardableResult
+    public mutating func takeReceived() -> ReceivedFrame? {
+        while let (id, length) = receiveQueue.popUsed() {
+            let buffer = receiveQueue.address(of: id)
+            if length > Self.headerBytes {
+                counters.framesReceived += 1
+                counters.bytesReceived += length - Self.headerBytes
+                return ReceivedFrame(bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: buffer + UInt(Self.headerBytes)),
+                                                                   count: length - Self.headerBytes),
+                                     token: UInt32(id))
+            }
+            counters.receiveErrors += 1
+            requeue(id, address: buffer)
+            receiveQueue.publish()
+        }
+        return nil
+    }
+
+    public mutating func release(_ frame: ReceivedFrame) {
+        let id = UInt16(truncatingIfNeeded: frame.token)
+        requeue(id, address: receiveQueue.address(of: id))
+        receiveQueue.publish()
+        transport.notify(queue: 0)
+    }
+
+    mutating func requeue(_ id: UInt16, address: UInt) {
+        receiveQueue.recycle(id)
+        _ = receiveQueue.add(address: address, length: Self.bufferBytes, deviceWritable: true)
+    }
+
     public mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
         var handed = 0, popped = 0
         while handed < limit, let (id, length) = receiveQueue.popUsed() {
