@@ -200,6 +200,17 @@ public struct TCPConnection {
     /// Bytes queued but not yet acknowledged.
     public var unacknowledgedBytes: Int { sendBuffer?.count ?? 0 }
 
+    /// What the connection is ready for (see `TCPReadiness`).
+    public var readiness: TCPReadiness {
+        var ready: TCPReadiness = []
+        let finished = isReceiveFinished
+        if readableBytes > 0 || finished || error != nil { ready.insert(.readable) }
+        if writableBytes > 0 { ready.insert(.writable) }
+        if finished || state == .closed { ready.insert(.hangup) }
+        if error != nil { ready.insert(.error) }
+        return ready
+    }
+
     /// Queues as much of `bytes` as fits; returns how many were taken.
     public mutating func send(_ bytes: UnsafeRawBufferPointer) throws(TCPError) -> Int {
         if let error { throw error }

@@ -219,13 +219,10 @@ public struct TCPStack {
     }
 
     public func readiness(_ socket: TCPSocket) -> TCPReadiness {
-        guard let connection = connection(socket) else { return [.hangup, .error] }
-        var ready: TCPReadiness = []
-        if connection.readableBytes > 0 || connection.isReceiveFinished || connection.error != nil { ready.insert(.readable) }
-        if connection.writableBytes > 0 { ready.insert(.writable) }
-        if connection.isReceiveFinished || connection.state == .closed { ready.insert(.hangup) }
-        if connection.error != nil { ready.insert(.error) }
-        return ready
+        // Read in place: `connection(socket)` would copy the whole control block (an event loop asks
+        // this for every connection on every wake).
+        guard let index = validIndex(socket) else { return [.hangup, .error] }
+        return slots[index].connection?.readiness ?? [.hangup, .error]
     }
 
     /// Connections by state (for metrics and the shell).
