@@ -21,8 +21,8 @@ public struct Manifest: Sendable {
     /// Guest memory when the manifest says nothing: 8 MiB.
     public static let defaultMemory: UInt64 = 8 << 20
     /// The top-level keys, in documentation order.
-    public static let keys = ["name", "app", "platform", "memory", "arguments", "libraries", "use", "library-paths",
-                              "files"]
+    public static let keys = ["name", "app", "platform", "memory", "arguments", "parameters", "libraries", "use",
+                              "library-paths", "files"]
     static let appKeys = ["sources", "type"]
 
     public struct App: Sendable {
@@ -53,6 +53,9 @@ public struct Manifest: Sendable {
     /// Guest memory in bytes.
     public var memory: UInt64
     public var arguments: [String]
+    /// `parameters:` as kernel parameter words `NAME=VALUE`, in file order (defaults that
+    /// `tessera run -e NAME=VALUE` overrides, e.g. `metrics.port: 9100`).
+    public var parameters: [String]
     /// The `libraries:` entries in file order.
     public var libraries: [LibraryChoice]
     /// Where `libraries:` is written, else the top of the file (for "choose an implementation" errors).
@@ -162,6 +165,18 @@ public struct Manifest: Sendable {
             arguments = values.map(\.value)
         }
 
+        parameters = []
+        if let node = fields["parameters"], let pairs = reader.stringMapping(node, key: "parameters") {
+            for pair in pairs {
+                let name = pair.key.value, value = pair.value.value
+                if let problem = Self.parameterProblem(name: name, value: value) {
+                    reader.diagnostics.error("invalid parameter '\(name): \(value)': \(problem)", at: pair.key.location)
+                } else {
+                    parameters.append("\(name)=\(value)")
+                }
+            }
+        }
+
         libraries = []
         librariesLocation = fields.key("libraries").map { reader.location(of: $0) } ?? fields.location
         if let node = fields["libraries"], let pairs = reader.stringMapping(node, key: "libraries") {
@@ -226,6 +241,19 @@ public struct Manifest: Sendable {
 
     /// Parses a memory size: a positive integer with an optional K, M or G suffix (binary units, either
     /// case); a plain number means MiB, like QEMU's `-m`. Returns bytes, or nil when invalid or overflowing.
+    /// Why `name=value` cannot be a kernel parameter, or nil when it can: names are lowercase letters,
+    /// digits, '.', '_' and '-'; values are non-empty and hold no spaces, quotes or backslashes (the
+    /// kernel command line would split or unquote them).
+    public static func parameterProblem(name: String, value: String) -> String? {
+        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0) }) else {
+            return "names are lowercase letters, digits, '.', '_' and '-'"
+        }
+        guard !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "'" || $0 == "\\" }) else {
+            return "values are non-empty, without spaces, quotes or backslashes"
+        }
+        return nil
+    }
+
     public static func parseMemory(_ text: String) -> UInt64? {
         let units: [Character: UInt64] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20,
                                           "G": 1 << 30, "g": 1 << 30]

@@ -177,11 +177,12 @@ struct Run: ParsableCommand {
             } else if net != "user" {
                 throw ValidationError("unknown --net '\(net)'; use 'user' or 'tap:NAME'")
             }
+            // The manifest's parameters first: a later word wins, so -e overrides them.
+            runOptions.kernelParameters = manifest.parameters
             for setting in environment {
-                let parts = setting.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
-                      !setting.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" }) else {
-                    throw ValidationError("invalid -e '\(setting)'; use NAME=VALUE without spaces or quotes, e.g. -e ip=10.77.0.2/24")
+                let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, Manifest.parameterProblem(name: parts[0], value: parts[1]) == nil else {
+                    throw ValidationError("invalid -e '\(setting)'; use NAME=VALUE (lowercase name, no spaces or quotes), e.g. -e ip=10.77.0.2/24")
                 }
                 runOptions.kernelParameters.append(setting)
             }

@@ -116,6 +116,21 @@ extension ImageSuite {
             #expect(result.stderr.contains("valid choices: qemu-microvm, qemu-pc, qemu-q35"))
         }
 
+        @Test func missingTapDeviceAndBadParametersAreClearErrors() throws {
+            let tap = try tessera(["run", "examples/httpd", "--net", "tap:tsr-missing0"])
+            #expect(tap.status == 125)
+            #expect(tap.stderr.contains("tap device 'tsr-missing0' does not exist"))
+            let both = try tessera(["run", "examples/httpd", "--net", "tap:tsr-missing0", "-p", "8080:80"])
+            #expect(both.status == 125)
+            #expect(both.stderr.contains("-p forwards ports of QEMU user networking"))
+            let parameter = try tessera(["run", "examples/hello", "-e", "ip"])
+            #expect(parameter.status == 64)
+            #expect(parameter.stderr.contains("invalid -e 'ip'"))
+            let net = try tessera(["run", "examples/hello", "--net", "bridge"])
+            #expect(net.status == 64)
+            #expect(net.stderr.contains("unknown --net 'bridge'"))
+        }
+
         @Test func libsListsEveryLibraryWithItsRole() throws {
             let result = try tessera(["libs"])
             #expect(result.status == 0)

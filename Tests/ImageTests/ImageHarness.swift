@@ -35,7 +35,7 @@ enum ImageHarness {
         let lines = Lines()
         var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: machine,
                                  memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
-        options.kernelParameters = kernelParameters
+        options.kernelParameters = product.resolved.manifest.parameters + kernelParameters
         options.userNetwork = network
         options.consoleSink = { lines.items.append($0) }
         let result = try QEMURunner.run(options) { _ in }

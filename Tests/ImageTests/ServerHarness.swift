@@ -32,7 +32,7 @@ final class RunningImage: @unchecked Sendable {
         } else {
             options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
         }
-        options.kernelParameters = kernelParameters
+        options.kernelParameters = product.resolved.manifest.parameters + kernelParameters
         options.consoleSink = { [self] line in
             lock.withLock { collected.append(line) }
             if line.hasPrefix(ready) { readySignal.signal() }

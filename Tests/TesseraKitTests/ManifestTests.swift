@@ -87,7 +87,7 @@ import TesseraKit
         let error = try #require(expectSingleError { try Manifest.load(path: path) })
         #expect((error.line, error.column) == (3, 1))
         #expect(error.message == "unknown key 'platfrom'; valid keys: app, arguments, files, libraries, library-paths, "
-                + "memory, name, platform, use")
+                + "memory, name, parameters, platform, use")
     }
 
     @Test func unknownKeyInAppListsAppKeys() throws {
@@ -147,6 +147,33 @@ import TesseraKit
         let path = try fixture.app("name: hello\napp: {sources: [main.swift], type: 9lives}\n")
         let error = try #require(expectSingleError { try Manifest.load(path: path) })
         #expect(error.message == "invalid app type '9lives'; expected a Swift type name")
+    }
+
+    @Test func parametersBecomeKernelParameterWordsInFileOrder() throws {
+        let path = try fixture.app("""
+            name: hello
+            app: {sources: [main.swift], type: Hello}
+            parameters:
+              metrics.port: 9100
+              ip: 10.77.0.2/24
+            """)
+        let manifest = try Manifest.load(path: path)
+        #expect(manifest.parameters == ["metrics.port=9100", "ip=10.77.0.2/24"])
+    }
+
+    @Test func parameterWithASpaceOrAnUppercaseNameIsRefusedWhereItIsWritten() throws {
+        let path = try fixture.app("""
+            name: hello
+            app: {sources: [main.swift], type: Hello}
+            parameters:
+              greeting: two words
+              Port: 1
+            """)
+        let errors = expectDiagnostics { try Manifest.load(path: path) }
+        try #require(errors.count == 2)
+        #expect(errors.map(\.line) == [4, 5])
+        #expect(errors[0].message == "invalid parameter 'greeting: two words': values are non-empty, without spaces, quotes or backslashes")
+        #expect(errors[1].message == "invalid parameter 'Port: 1': names are lowercase letters, digits, '.', '_' and '-'")
     }
 
     @Test func emptySources() throws {
