@@ -49,11 +49,12 @@ let package = Package(
         hostLibrary("NetInterface", "net-interface", dependencies: ["NetDeviceAPI", "NetWire"]),
         hostLibrary("DNSClient", "dns-client", dependencies: ["NetWire"]),
         hostLibrary("NetTCP", "net-tcp", dependencies: ["NetWire"]),
+        hostLibrary("Metrics", "metrics"),
         hostLibrary("HTTP", "http"),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
-            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP",
+            "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
