@@ -201,10 +201,8 @@ public struct LibraryDescriptor: Hashable, Sendable {
         } catch {
             reader.diagnostics.error("cannot list the library folder", at: FileLocation(file: directory))
         }
-        if sources.isEmpty {
-            reader.diagnostics.error("library '\(folderName)' has no sources (*.swift or *.S files next to "
-                                     + "\(Self.fileName))", at: FileLocation(file: document.path))
-        }
+        // A folder without sources yet (a library being written) loads; only an image that uses it
+        // fails, in LibraryGraph, so that it does not break every other build.
 
         try reader.diagnostics.sortedByLocation().throwIfAny()
     }

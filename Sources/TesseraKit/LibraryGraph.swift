@@ -69,6 +69,12 @@ public enum LibraryGraph {
         resolver.chooseSlots()
         resolver.includeRoots()
         let order = resolver.buildOrder()
+        for name in order {
+            guard let library = catalog[name], library.sources.isEmpty else { continue }
+            resolver.diagnostics.error("library '\(name)' has no sources (*.swift or *.S files next to "
+                                       + "\(LibraryDescriptor.fileName))",
+                                       at: FileLocation(file: joinPath(library.directory, LibraryDescriptor.fileName)))
+        }
         try resolver.diagnostics.throwIfAny()
         let bindings = resolver.bound.keys.sorted().compactMap { resolver.binding(for: $0) }
         return ResolvedImage(manifest: manifest, bindings: bindings, libraries: order.compactMap { catalog[$0] })

@@ -15,14 +15,18 @@ final class RunningImage: @unchecked Sendable {
     private(set) var result: RunResult?
     private let finished = DispatchSemaphore(value: 0)
     let hostPort: UInt16
+    /// Host ports for the extra guest ports forwarded (`alsoForward`).
+    private(set) var extraPorts: [UInt16: UInt16] = [:]
 
     var lines: [String] { lock.withLock { collected } }
 
     /// Boots `product` with host port `hostPort` forwarded to `guestPort` and waits (up to 60 s) for a
     /// console line starting with `ready`.
     init(_ product: BuildProduct, guestPort: UInt16, ready: String, arguments: [String] = [],
-         memory: UInt64? = nil, tap: String? = nil, kernelParameters: [String] = []) throws {
+         memory: UInt64? = nil, tap: String? = nil, kernelParameters: [String] = [],
+         alsoForward: [UInt16] = []) throws {
         hostPort = Self.freePort()
+        for guest in alsoForward { extraPorts[guest] = Self.freePort() }
         let readySignal = DispatchSemaphore(value: 0)
         var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: .microvm,
                                  memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
@@ -31,6 +35,7 @@ final class RunningImage: @unchecked Sendable {
             options.tapDevice = tap
         } else {
             options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
+                + extraPorts.map { PortForward(hostPort: $0.value, guestPort: $0.key) }
         }
         options.kernelParameters = product.resolved.manifest.parameters + kernelParameters
         options.consoleSink = { [self] line in

@@ -251,6 +251,8 @@ import Testing
         #expect(peer.take().count == 1)
         peer.deliver(flags: .ack, acknowledgment: iss &+ 1001)
         #expect(peer.stack.connection(socket)!.unacknowledgedBytes == 0)
+        #expect(peer.stack.statistics.retransmittedSegments == 2 && peer.stack.statistics.timeouts == 2,
+                "the table sums what its connections counted")
     }
 
     @Test func rfc9293_3_8_3_connectionTimesOutAfterItsRetries() {

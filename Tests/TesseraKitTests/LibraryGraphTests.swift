@@ -45,6 +45,14 @@ import TesseraKit
         }
     }
 
+    @Test func aLibraryWithoutSourcesFailsOnlyTheImagesThatUseIt() throws {
+        try fixture.library("draft", "name: draft\nmodule: Draft\ndescription: being written\n", sources: [])
+        #expect(try resolve().libraries.contains { $0.name == "draft" } == false, "an image without it resolves")
+        let errors = expectDiagnostics { try resolve("use: [draft]\n") }
+        #expect(errors.map(\.message) == ["library 'draft' has no sources (*.swift or *.S files next to library.yaml)"])
+        #expect(errors.first?.file == fixture.path("lib/draft/library.yaml"))
+    }
+
     @Test func resolutionIsDeterministic() throws {
         let first = try resolve("use: [shell]\n").libraries.map(\.name)
         for _ in 0..<5 {

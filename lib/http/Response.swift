@@ -83,6 +83,8 @@ public struct HTTPResponseHead: Hashable, Sendable {
 /// Media types by file extension.
 public enum HTTPContentType: Hashable, Sendable {
     case html, css, javascript, json, plainText, svg, png, jpeg, gif, icon, wasm, xml, pdf, octetStream
+    /// The Prometheus text exposition format 0.0.4 (never chosen by file extension).
+    case prometheusText
 
     /// The Content-Type value.
     public var mediaType: StaticString {
@@ -101,6 +103,7 @@ public enum HTTPContentType: Hashable, Sendable {
         case .xml: return "application/xml"
         case .pdf: return "application/pdf"
         case .octetStream: return "application/octet-stream"
+        case .prometheusText: return "text/plain; version=0.0.4; charset=utf-8"
         }
     }
 

@@ -45,7 +45,30 @@ public struct TCPStatistics: Equatable, Sendable {
     public var segmentsIn = 0, segmentsOut = 0, malformed = 0, badChecksum = 0
     public var resetsSent = 0, activeOpens = 0, passiveOpens = 0, listenOverflows = 0, timeWaitReused = 0
     public var timeWaitRecycled = 0, closedPortSegments = 0
+    /// Sums over all connections, past and present (for metrics).
+    public var retransmittedSegments = 0, fastRetransmits = 0, timeouts = 0, duplicateAcks = 0
+    public var challengeAcks = 0, outOfOrderSegments = 0, windowProbes = 0, keepAliveProbes = 0
+    public var connectionsReset = 0, connectionsTimedOut = 0
     public init() {}
+
+    /// Adds what one connection counted between two snapshots.
+    mutating func absorb(_ before: TCPConnectionStatistics, _ after: TCPConnectionStatistics) {
+        retransmittedSegments += after.retransmittedSegments - before.retransmittedSegments
+        fastRetransmits += after.fastRetransmits - before.fastRetransmits
+        timeouts += after.timeouts - before.timeouts
+        duplicateAcks += after.duplicateAcks - before.duplicateAcks
+        challengeAcks += after.challengeAcks - before.challengeAcks
+        outOfOrderSegments += after.outOfOrderSegments - before.outOfOrderSegments
+        windowProbes += after.windowProbes - before.windowProbes
+        keepAliveProbes += after.keepAliveProbes - before.keepAliveProbes
+    }
+
+    /// Counts how a connection ended, when it just did.
+    mutating func noteEnd(from before: TCPError?, to after: TCPError?) {
+        guard before == nil, let after else { return }
+        if after == .reset { connectionsReset += 1 }
+        if after == .timedOut { connectionsTimedOut += 1 }
+    }
 }
 
 struct ConnectionKey: Hashable {
@@ -254,7 +277,10 @@ public struct TCPStack {
                 && listeners.contains { $0.port == header.destinationPort }
             if !reopens {
                 slots[index].connection = nil
+                let before = connection.statistics, errorBefore = connection.error
                 let reply = connection.process(segment, now: now)
+                statistics.absorb(before, connection.statistics)
+                statistics.noteEnd(from: errorBefore, to: connection.error)
                 slots[index].connection = connection
                 slots[index].dirty = true
                 if let reply { queueReset(to: remote, reply) }
@@ -302,7 +328,7 @@ public struct TCPStack {
             let due = slots[index].deadline != 0 && slots[index].deadline <= now
             guard slots[index].dirty || due, var connection = slots[index].connection else { continue }
             slots[index].connection = nil
-            let before = connection.statistics.segmentsOut
+            let before = connection.statistics, errorBefore = connection.error
             let remote = connection.remote
             var refused = false
             connection.poll(now: now) { header, data in
@@ -310,7 +336,9 @@ public struct TCPStack {
                 if !sent { refused = true }
                 return sent
             }
-            statistics.segmentsOut += connection.statistics.segmentsOut - before
+            statistics.segmentsOut += connection.statistics.segmentsOut - before.segmentsOut
+            statistics.absorb(before, connection.statistics)
+            statistics.noteEnd(from: errorBefore, to: connection.error)
             slots[index].deadline = connection.nextDeadline ?? 0
             slots[index].connection = connection
             slots[index].dirty = refused                     // output still owed: try again next poll
