@@ -34,6 +34,16 @@ public typealias NetworkInterruptHook = NetDeviceNotify
 public protocol NetworkedImage: ThreadedImage {
     associatedtype NetDevice: NetDeviceAPI.NetDevice
     static var networkInterruptHook: NetDeviceNotify { get }
+    /// Called when `start` has configured the interface, before it returns: a library that serves
+    /// on the network implements it in its wiring fragment (`shell-net` does). Does nothing by default.
+    static func networkStarted()
+    /// Called after `networkStarted`: the `metrics-exporter` library implements it to serve /metrics.
+    static func startMetricsExporter()
+}
+
+extension NetworkedImage {
+    public static func networkStarted() {}
+    public static func startMetricsExporter() {}
 }
 
 public enum NetworkMode {
@@ -130,6 +140,8 @@ public final class NetworkStack<I: NetworkedImage> {
             }
             guard bound else { throw .noAddress }
         }
+        I.networkStarted()
+        I.startMetricsExporter()
         return stack
     }
 
