@@ -139,7 +139,7 @@ extension ImageSuite {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-httpd-big-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             try FileManager.default.createDirectory(at: folder.appendingPathComponent("www"), withIntermediateDirectories: true)
-            for file in ["main.swift", "Connection.swift"] {
+            for file in ["main.swift", "HTTPHandler.swift"] {
                 try FileManager.default.copyItem(at: ImageHarness.example("httpd").appendingPathComponent(file),
                                                  to: folder.appendingPathComponent(file))
             }
