@@ -49,13 +49,14 @@ let package = Package(
         hostLibrary("NetInterface", "net-interface", dependencies: ["NetDeviceAPI", "NetWire"]),
         hostLibrary("DNSClient", "dns-client", dependencies: ["NetWire"]),
         hostLibrary("NetTCP", "net-tcp", dependencies: ["NetWire"]),
+        hostLibrary("ShellCore", "shell-core"),
         hostLibrary("Metrics", "metrics"),
         hostLibrary("HTTP", "http"),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
-            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic",
+            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "ShellCore",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]

@@ -43,6 +43,10 @@ public protocol Image {
     static func initializeThreads()
     /// Adds lines to a crash report, e.g. which thread faulted (the `threads` library).
     static func reportCrashContext(faultAddress: UInt64)
+    /// Starts the shell on the console in its own thread (the `shell` library). Called after threads.
+    static func startShell()
+    /// Sees each byte that `print` writes to the console (the `shell` library keeps the last lines).
+    static func observeConsoleOutput(_ byte: UInt8)
 }
 
 extension Image {
@@ -51,6 +55,8 @@ extension Image {
     public static func initializeClock() {}
     public static func initializeThreads() {}
     public static func reportCrashContext(faultAddress: UInt64) {}
+    public static func startShell() {}
+    public static func observeConsoleOutput(_ byte: UInt8) {}
 }
 
 /// Physical memory, page by page. One per machine; the kernel is its only user during boot and the

@@ -8,7 +8,7 @@
 //   5. all RAM goes to the page allocator, minus page 0 and the kernel image;
 //   6. the command line is parsed into kernel parameters and app arguments (this allocates);
 //   7. optional services start through the image's hooks: interrupts, clocks, then threads (the boot
-//      flow becomes the main thread);
+//      flow becomes the main thread), then the shell (a thread of its own, beside the app);
 //   8. the app's `main` runs, and its result becomes the guest's exit code.
 // The heap starts empty and grows from the page allocator on demand (`allocate`), so an image uses
 // only the memory its app touches; when pages run out the kernel panics with the figures.
@@ -41,6 +41,7 @@ public enum Kernel<I: Image> {
         I.initializeInterrupts()
         I.initializeClock()
         I.initializeThreads()
+        I.startShell()
         if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
         let code = I.App.main(arguments: arguments.application)
         exit(code: code)
