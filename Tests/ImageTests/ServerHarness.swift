@@ -13,45 +13,53 @@ final class RunningImage: @unchecked Sendable {
     private var collected: [String] = []
     private var pid: Int32 = 0
     private(set) var result: RunResult?
-    private let finished = DispatchSemaphore(value: 0)
-    let hostPort: UInt16
+    private var finished = DispatchSemaphore(value: 0)
+    private(set) var hostPort: UInt16 = 0
     /// Host ports for the extra guest ports forwarded (`alsoForward`).
     private(set) var extraPorts: [UInt16: UInt16] = [:]
 
     var lines: [String] { lock.withLock { collected } }
 
-    /// Boots `product` with host port `hostPort` forwarded to `guestPort` and waits (up to 60 s) for a
-    /// console line starting with `ready`.
+    /// Boots `product` with a free host port forwarded to `guestPort` and waits (up to 60 s) for a
+    /// console line starting with `ready`. A VM that exits before printing anything (QEMU could not
+    /// bind a host port another process took in the meantime) is started again, up to three times.
     init(_ product: BuildProduct, guestPort: UInt16, ready: String, arguments: [String] = [],
          memory: UInt64? = nil, tap: String? = nil, kernelParameters: [String] = [],
          alsoForward: [UInt16] = []) throws {
-        hostPort = Self.freePort()
-        for guest in alsoForward { extraPorts[guest] = Self.freePort() }
-        let readySignal = DispatchSemaphore(value: 0)
-        var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: .microvm,
-                                 memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
-        options.userNetwork = true
-        if let tap {
-            options.tapDevice = tap
-        } else {
-            options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
-                + extraPorts.map { PortForward(hostPort: $0.value, guestPort: $0.key) }
-        }
-        options.kernelParameters = product.resolved.manifest.parameters + kernelParameters
-        options.consoleSink = { [self] line in
-            lock.withLock { collected.append(line) }
-            if line.hasPrefix(ready) { readySignal.signal() }
-        }
-        options.onStart = { [self] pid in lock.withLock { self.pid = pid } }
-        final class Box: @unchecked Sendable { let options: RunOptions; init(_ options: RunOptions) { self.options = options } }
-        let box = Box(options)
-        DispatchQueue.global().async { [self] in
-            let outcome = try? QEMURunner.run(box.options) { _ in }
-            lock.withLock { result = outcome }
-            finished.signal()
-            readySignal.signal()
-        }
-        guard readySignal.wait(timeout: .now() + 60) == .success, lock.withLock({ result == nil }) else {
+        for attempt in 1...3 {
+            hostPort = Self.freePort()
+            extraPorts = [:]
+            for guest in alsoForward { extraPorts[guest] = Self.freePort() }
+            lock.withLock { collected = []; result = nil; pid = 0 }
+            finished = DispatchSemaphore(value: 0)
+            let readySignal = DispatchSemaphore(value: 0)
+            var options = RunOptions(image: product.image, debugImage: product.debugImage, machine: .microvm,
+                                     memoryBytes: memory ?? product.resolved.manifest.memory, arguments: arguments)
+            options.userNetwork = true
+            if let tap {
+                options.tapDevice = tap
+            } else {
+                options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
+                    + extraPorts.map { PortForward(hostPort: $0.value, guestPort: $0.key) }
+            }
+            options.kernelParameters = product.resolved.manifest.parameters + kernelParameters
+            options.consoleSink = { [self] line in
+                lock.withLock { collected.append(line) }
+                if line.hasPrefix(ready) { readySignal.signal() }
+            }
+            options.onStart = { [self] pid in lock.withLock { self.pid = pid } }
+            final class Box: @unchecked Sendable { let options: RunOptions; init(_ options: RunOptions) { self.options = options } }
+            let box = Box(options)
+            let done = finished
+            DispatchQueue.global().async { [self] in
+                let outcome = try? QEMURunner.run(box.options) { _ in }
+                lock.withLock { result = outcome }
+                done.signal()
+                readySignal.signal()
+            }
+            let signalled = readySignal.wait(timeout: .now() + 60) == .success
+            if signalled && lock.withLock({ result == nil }) { return }
+            if signalled && attempt < 3 && lines.isEmpty { continue }
             stop()
             throw ToolError("the image did not become ready; console:\n" + lines.joined(separator: "\n"))
         }

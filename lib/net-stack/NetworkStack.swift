@@ -163,14 +163,25 @@ public final class NetworkStack<I: NetworkedImage> {
         while true {
             lock.lock()
             let now = Clock.now()
+            let before = activity
             service(now: now)
             let deadline = nextWake(now: now)
             scheduledWake = deadline
+            let changedSomething = activity != before
             lock.unlock()
-            changed.broadcast()
+            // Waiters re-check only when something they could wait for happened: a frame arrived, TCP
+            // sent or timed something out (an idle stack wakes nobody).
+            if changedSomething { changed.broadcast() }
             if deadline > now { _ = wake.wait(timeout: deadline - now) }
             lock.withLock { scheduledWake = 0 }
         }
+    }
+
+    /// A figure that moves whenever the stack did something a waiting thread might care about.
+    var activity: Int {
+        let statistics = tcp.statistics
+        return interface.statistics.framesIn &+ statistics.segmentsOut &+ statistics.timeouts
+            &+ statistics.connectionsTimedOut &+ statistics.keepAliveProbes &+ (lease == nil ? 0 : 1)
     }
 
     /// Receives, runs DHCP and timers, transmits. Holds `lock`.
