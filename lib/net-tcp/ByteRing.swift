@@ -58,7 +58,9 @@ public struct ByteRing {
         count += length
     }
 
-    /// Copies up to `buffer.count` bytes from the head into `buffer` and consumes them.
+    /// Copies up to `buffer.count` bytes from the head into `buffer` and consumes them. Unlike
+    /// `consume`, it leaves the head where it is when the ring empties: bytes written past the tail
+    /// (`write(_:at:)`, out-of-order data) must stay at the offsets they were written for.
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         var done = 0
         while done < buffer.count && count > 0 {
@@ -67,13 +69,16 @@ public struct ByteRing {
                 UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + run)])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[head..<(head + run)]))
             }
-            consume(run)
+            head = (head + run) % storage.count
+            count -= run
             done += run
         }
         return done
     }
 
-    /// Drops `length` bytes from the head.
+    /// Drops `length` bytes from the head. When that empties the ring the head goes back to the start,
+    /// so that the next appends lie in one piece; that loses anything written past the tail, so this
+    /// is for rings that never use `write(_:at:)` (the send buffer).
     public mutating func consume(_ length: Int) {
         let length = min(length, count)
         head = (head + length) % storage.count

@@ -238,7 +238,11 @@ public struct TCPConnection {
         switch state {
         case .closed, .listen, .synSent:
             enterClosed()
-        case .synReceived, .established:
+        case .synReceived:
+            // RFC 9293 3.10.4: the FIN waits for ESTABLISHED. Our SYN may not even have gone out
+            // (simultaneous open) and FIN-WAIT-1 would never send it again.
+            finQueued = true
+        case .established:
             finQueued = true
             state = .finWait1
         case .closeWait:

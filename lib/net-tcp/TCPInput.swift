@@ -18,7 +18,7 @@
 //      definition) counts towards fast retransmit. The window updates under the SND.WL1/WL2 rule.
 //   7. data is placed in the receive ring (in order: delivered; ahead of RCV.NXT: kept for later).
 //   8. FIN: once every byte before it has arrived it moves the state on (CLOSE-WAIT, CLOSING,
-//      TIME-WAIT) and is acknowledged at once.
+//      TIME-WAIT) and is acknowledged at once; out-of-order data held beyond it is dropped.
 // Challenge ACKs are limited to 10 per second per connection (RFC 5961 section 7 asks for a limit; a
 // global counter is what leaked sequence numbers in CVE-2016-5696, so this one is per connection).
 
@@ -174,7 +174,7 @@ extension TCPConnection {
         let ack = segment.acknowledgment
         if state == .synReceived {
             guard ack - sendUnacknowledged > 0 && ack - sendMaximum <= 0 else { return resetReply(to: segment) }
-            state = .established
+            state = finQueued ? .finWait1 : .established             // a close while in SYN-RECEIVED
             sendWindow = Int(header.window) << Int(sendWindowShift)
             largestSendWindow = max(largestSendWindow, sendWindow)
             sendWindowUpdateSequence = sequence
@@ -320,7 +320,9 @@ extension TCPConnection {
             return
         }
         if applicationClosed {
-            // Nobody will read it: acknowledge and drop (see the design comment).
+            // Nobody will read it: acknowledge and drop (see the design comment). Out-of-order data
+            // held from before the close is forgotten too: RCV.NXT moves over it unread.
+            outOfOrder.removeAll()
             if offset == 0 {
                 receiveNext += take
                 ackNow = true
@@ -381,6 +383,7 @@ extension TCPConnection {
         receiveNext += 1
         finReceived = true
         pendingFin = nil
+        outOfOrder.removeAll()                              // data past the peer's FIN is not data (as Linux)
         ackNow = true
         switch state {
         case .synReceived, .established: state = .closeWait

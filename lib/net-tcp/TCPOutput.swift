@@ -70,6 +70,10 @@ extension TCPConnection {
                     statistics.retransmittedSegments += 1
                     timedSegment = nil
                     if sendNext - (sendUnacknowledged + length) < 0 { sendNext = sendUnacknowledged + length }
+                    // Our FIN may go out for the first time on a retransmission (queued after the data
+                    // was sent): SND.MAX must cover it, or the peer's ACK of it looks like one for
+                    // something never sent and is dropped.
+                    if sendMaximum - sendNext < 0 { sendMaximum = sendNext }
                     sentAny = true
                 }
             }
