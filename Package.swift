@@ -52,11 +52,13 @@ let package = Package(
         hostLibrary("ShellCore", "shell-core"),
         hostLibrary("Metrics", "metrics"),
         hostLibrary("HTTP", "http"),
+        hostLibrary("RESP", "resp"),
+        hostLibrary("KVStore", "kv-store", dependencies: ["RESP"]),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
-            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "ShellCore",
+            "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "RESP", "KVStore", "ShellCore",
         ]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]
