@@ -130,6 +130,9 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Ask the kernel to print boot-time figures (entry to main, in cycles and µs).")
     var bootStats = false
 
+    @Option(name: .long, help: "An extra QEMU argument, passed as is (repeatable; e.g. --qemu-arg=-object --qemu-arg=filter-dump,id=d,netdev=net0,file=net.pcap).")
+    var qemuArg: [String] = []
+
     @Argument(parsing: .postTerminator, help: "Arguments for the app.")
     var arguments: [String] = []
 
@@ -187,6 +190,7 @@ struct Run: ParsableCommand {
                 runOptions.kernelParameters.append(setting)
             }
             if bootStats { runOptions.kernelParameters.append("tessera.bootstats") }
+            runOptions.extraQEMUArguments = qemuArg
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))
             }

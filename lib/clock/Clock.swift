@@ -71,7 +71,10 @@ public enum Clock {
         if usesTSCDeadline {
             LocalAPIC.armDeadline(tsc: max(startTSC &+ scale.ticks(deadline), 1))
         } else {
-            let remaining = deadline > now() ? deadline - now() : 0
+            // One reading of the clock: reading it twice let the deadline pass between the comparison
+            // and the subtraction, which trapped on the underflow (found by 50 clients under TCG).
+            let current = now()
+            let remaining = deadline > current ? deadline - current : 0
             let ticks = remaining / 1_000_000 * apicTicksPerMillisecond
                 + remaining % 1_000_000 * apicTicksPerMillisecond / 1_000_000
             LocalAPIC.armOneShot(count: UInt32(clamping: max(ticks, 1)))
