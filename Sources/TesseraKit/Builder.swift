@@ -167,6 +167,13 @@ public struct Builder {
             && FileManager.default.fileExists(atPath: appObject.path)
         products.append(("app", appObject))
         if !appUpToDate {
+            // Modules of libraries this image no longer selects must not stay importable: an app that
+            // checks `#if canImport(Module)` would see them and fail to link.
+            let selected = Set(resolved.libraries.map { "\($0.module).swiftmodule" })
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: modules.path)) ?? []
+            where file.hasSuffix(".swiftmodule") && !selected.contains(file) {
+                try? FileManager.default.removeItem(at: modules.appendingPathComponent(file))
+            }
             log?("compiling app \(manifest.name)")
             try compileSwift(module: "App", sources: appSources, modules: modules, object: appObject, emitModule: false)
             try appFingerprint.write(to: appStamp, atomically: true, encoding: .utf8)

@@ -151,6 +151,19 @@ import Testing
         #expect(peer.read(socket).isEmpty)
     }
 
+    @Test func rfc6691_withTimestampsAFullSegmentCarriesMSSMinusTheOptionBytes() {
+        var configuration = TCPHarness.plainConfiguration
+        configuration.timestamps = true
+        var peer = TCPHarness(configuration: configuration)
+        peer.peerTimestamps = true
+        let (socket, _) = peer.establishPassive(options: TCPOptions(maximumSegmentSize: 1460,
+                                                                    timestamps: TCPTimestamps(value: 1, echoReply: 0)))
+        _ = peer.send(socket, pattern(3000))
+        let segments = peer.take()
+        #expect(segments.first?.data.count == 1448)
+        #expect(segments.allSatisfy { $0.header.headerLength + $0.data.count <= 1480 }, "every segment fits a 1500-byte MTU")
+    }
+
     @Test func rfc7323_4_roundTripIsMeasuredFromTheEchoedTimestamp() {
         var configuration = TCPHarness.plainConfiguration
         configuration.timestamps = true

@@ -1,14 +1,13 @@
 // kv: a Redis-compatible key-value server. The command semantics live in the kv-store library (host-
 // tested against Redis 7.0), the protocol in resp; this file configures them, serves every client
 // from one thread with the network stack's StreamServer (RedisHandler.swift), runs active expiry ten
-// times a second (Redis's hz 10), and publishes the server's own metrics next to the kit's.
+// times a second (Redis's hz 10), and publishes the server's own metrics next to the kit's when the
+// image selects metrics-exporter (KVMetrics.swift).
 
 import BootArguments
 import Clock
 import Kernel
 import KVStore
-import Metrics
-import MetricsExporter
 import NetStack
 import NetTCP
 
@@ -43,7 +42,7 @@ struct KVServer: Application {
                                         server: KVServerInfo(tcpPort: 6379, startedAt: Database.milliseconds(),
                                                              maxClients: maximumClients),
                                         seed: UInt64.random(in: .min ... .max)))
-        registerMetrics(database)
+        registerKVMetrics(database)
         var serverConfiguration = StreamServerConfiguration(port: 6379)
         serverConfiguration.maximumConnections = maximumClients
         serverConfiguration.idleTimeout = 3600_000_000_000
@@ -75,41 +74,5 @@ struct KVServer: Application {
         else if let last = digits.last, last == "G" || last == "g" { scale = 1 << 30; digits.removeLast() }
         guard let value = Int(digits), value >= 0 else { return nil }
         return value * scale
-    }
-
-    /// The server's own series, filled at scrape time from the store's statistics.
-    static func registerMetrics(_ database: Database) {
-        let registry = MetricsExporter<TesseraImage>.registry
-        do throws(MetricsError) {
-            let keys = try registry.gauge("kv_keys", help: "Keys in the database.")
-            let memory = try registry.gauge("kv_memory_bytes", help: "The database's memory estimate.")
-            let clients = try registry.gauge("kv_connected_clients", help: "Clients connected.")
-            let lookups = try registry.counterFamily("kv_keyspace_lookups_total", help: "Key lookups by result.",
-                                                     labelNames: ["result"])
-            let hits = try registry.counter(lookups, labelValues: ["hit"]), misses = try registry.counter(lookups, labelValues: ["miss"])
-            let expired = try registry.counter("kv_expired_keys_total", help: "Keys deleted because they expired.")
-            let evicted = try registry.counter("kv_evicted_keys_total", help: "Keys evicted to respect maxmemory.")
-            let commands = try registry.counterFamily("kv_commands_total", help: "Commands executed, by name.",
-                                                      labelNames: ["command"])
-            registry.addCollector { registry in
-                let store = database.store
-                registry.set(keys, to: Int64(store.keyCount))
-                registry.set(memory, to: Int64(store.usedMemory))
-                registry.set(clients, to: Int64(store.server.connectedClients))
-                registry.set(hits, to: store.statistics.keyspaceHits)
-                registry.set(misses, to: store.statistics.keyspaceMisses)
-                registry.set(expired, to: store.statistics.expiredKeys)
-                registry.set(evicted, to: store.statistics.evictedKeys)
-                for command in store.commandStatistics() where command.calls > 0 {
-                    var name = ""
-                    command.name.withUTF8Buffer { name = String(decoding: $0, as: UTF8.self) }
-                    if let series = try? registry.counter(commands, labelValues: [name]) {
-                        registry.set(series, to: command.calls)
-                    }
-                }
-            }
-        } catch {
-            print("kv: metrics: \(error.message)")
-        }
     }
 }

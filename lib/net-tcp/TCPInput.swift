@@ -72,8 +72,6 @@ extension TCPConnection {
 
     /// Applies the options of the peer's SYN (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and 3.2).
     mutating func negotiate(_ options: TCPOptions) {
-        sendSegmentSize = max(64, min(Int(options.maximumSegmentSize ?? 536), configuration.maximumSegmentSize))
-        congestion = CongestionControl(segmentSize: sendSegmentSize)
         if configuration.windowScaling, let shift = options.windowScale {
             windowScalingEnabled = true
             sendWindowShift = min(shift, 14)
@@ -87,6 +85,12 @@ extension TCPConnection {
             timestampsEnabled = true
             timestampRecent = timestamps.value
         }
+        // The MSS counts data only, and every segment now carries the options we agreed on: 12 bytes
+        // of timestamps leave MSS - 12 for data (RFC 6691 section 2), or a full segment would not fit
+        // the MTU (found on a tap device with Linux, which offers timestamps).
+        let optionBytes = timestampsEnabled ? 12 : 0
+        sendSegmentSize = max(64, min(Int(options.maximumSegmentSize ?? 536), configuration.maximumSegmentSize) - optionBytes)
+        congestion = CongestionControl(segmentSize: sendSegmentSize)
     }
 
     /// Processes one segment addressed to this connection. Returns a reset the caller must send for
