@@ -12,6 +12,7 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+command -v redis-benchmark >/dev/null 2>&1 || missing="$missing redis-tools"
 if [ -n "$missing" ]; then
     echo "setup: installing Debian packages:$missing"
     as_root apt-get update -qq
