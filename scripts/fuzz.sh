@@ -58,6 +58,7 @@ module_sources() {
         NetTCP) echo lib/net-tcp/*.swift ;;
         DNSClient) echo lib/dns-client/*.swift ;;
         HTTP) echo lib/http/*.swift ;;
+        RESP) echo lib/resp/*.swift ;;
         BootArguments) echo lib/boot-arguments/*.swift ;;
         PCILogic) echo lib/pci/PCIAddress.swift lib/pci/PCIBAR.swift lib/pci/PCICapabilities.swift \
                        lib/pci/PCIConfigurationSpace.swift ;;

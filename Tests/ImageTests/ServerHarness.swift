@@ -81,22 +81,62 @@ final class RunningImage: @unchecked Sendable {
         return lock.withLock { result }
     }
 
-    /// A port nobody listens on now (the kernel picks it; we release it for QEMU to take).
-    static func freePort() -> UInt16 {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
+    /// A port nobody uses now (the kernel picks it; we release it for QEMU to take).
+    static func freePort(udp: Bool = false) -> UInt16 {
+        let (socket, port) = boundLoopbackSocket(udp ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue))
+        close(socket)
+        return port
+    }
+}
+
+/// A socket of `type` bound to 127.0.0.1 on a port the kernel picks: the socket and its port.
+func boundLoopbackSocket(_ type: Int32) -> (socket: Int32, port: UInt16) {
+    let socket = Glibc.socket(AF_INET, type, 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(socket, pointer, length)
+            return getsockname(socket, pointer, &length)
+        }
+    }
+    return (socket, UInt16(bigEndian: address.sin_port))
+}
+
+/// A UDP client of 127.0.0.1:`port` (a port QEMU forwards to the guest).
+struct UDPClient {
+    let socket: Int32
+    var address = sockaddr_in()
+
+    init(port: UInt16, timeoutSeconds: Int = 5) {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length)
-                return getsockname(socket, pointer, &length)
+    }
+
+    func send(_ text: String) {
+        var bytes = Array(text.utf8)
+        var target = address
+        _ = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(socket, &bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        return UInt16(bigEndian: address.sin_port)
     }
+
+    /// One datagram as text, or "" after the timeout.
+    func receive() -> String {
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        let count = recv(socket, &buffer, buffer.count, 0)
+        return String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+    }
+
+    func close() { Glibc.close(socket) }
 }
 
 /// Runs a host program; returns its exit status and standard output.

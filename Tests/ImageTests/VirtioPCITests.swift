@@ -24,23 +24,6 @@ extension ImageSuite {
                 """)
         }
 
-        /// A UDP port on 127.0.0.1 that nobody uses now (the kernel picks it; QEMU takes it next).
-        static func freeUDPPort() -> UInt16 {
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            defer { close(socket) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(socket, pointer, length)
-                    return getsockname(socket, pointer, &length)
-                }
-            }
-            return UInt16(bigEndian: address.sin_port)
-        }
-
         @Test(arguments: [Machine.pc, .q35])
         func pingsTheGatewayWithMSIXInterrupts(on machine: Machine) throws {
             let product = try ImageHarness.build(ImageHarness.testApp("pcinet"))
@@ -57,7 +40,7 @@ extension ImageSuite {
             let app = try Self.pciCopy(of: "udpecho", type: "UDPEcho", use: "clock, net-interface")
             defer { try? FileManager.default.removeItem(at: app) }
             let product = try ImageHarness.build(app)
-            let hostPort = Self.freeUDPPort()
+            let hostPort = RunningImage.freePort(udp: true)
             final class State: @unchecked Sendable {
                 let lock = NSLock()
                 let ready = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
@@ -82,30 +65,13 @@ extension ImageSuite {
             }
             try #require(state.ready.wait(timeout: .now() + 60) == .success)
 
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            defer { close(socket) }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = hostPort.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            func send(_ text: String) {
-                var bytes = Array(text.utf8)
-                _ = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(socket, &bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-            }
+            let client = UDPClient(port: hostPort)
+            defer { client.close() }
             for message in ["hello over \(machine.rawValue)", String(repeating: "p", count: 1400)] {
-                send(message)
-                var buffer = [UInt8](repeating: 0, count: 2048)
-                let count = recv(socket, &buffer, buffer.count, 0)
-                #expect(count == message.utf8.count)
-                #expect(String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self) == message)
+                client.send(message)
+                #expect(client.receive() == message)
             }
-            send("quit")
+            client.send("quit")
             #expect(state.finished.wait(timeout: .now() + 30) == .success)
             state.lock.withLock {
                 #expect(state.result?.exitCode == 0)
