@@ -130,14 +130,18 @@ public enum QEMURunner {
 
     /// Quotes one word for the guest's command-line parser (BootArguments).
     public static func quote(_ word: String) -> String {
-        let safe = !word.isEmpty && word.allSatisfy { !$0.isWhitespace && $0 != "\"" && $0 != "\\" }
-        if safe && word != "--" { return word }
-        var quoted = "\""
-        for character in word {
-            if character == "\"" || character == "\\" { quoted.append("\\") }
-            quoted.append(character)
+        // Bytes, not Characters: the guest's parser works on UTF-8 bytes, and a quote or backslash
+        // followed by a combining mark is one Character that `==` would not match.
+        let special: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0x22, 0x5C]   // space, tab, LF, CR, ", \
+        let bytes = Array(word.utf8)
+        if !bytes.isEmpty && !bytes.contains(where: special.contains) && word != "--" { return word }
+        var quoted: [UInt8] = [0x22]
+        for byte in bytes {
+            if byte == 0x22 || byte == 0x5C { quoted.append(0x5C) }
+            quoted.append(byte)
         }
-        return quoted + "\""
+        quoted.append(0x22)
+        return String(decoding: quoted, as: UTF8.self)
     }
 
     /// The kernel command line: kernel parameters, `--`, app arguments.
