@@ -99,16 +99,7 @@ extension KVStore {
     }
 
     mutating func sremCommand(_ a: Arguments, _ reply: inout [UInt8]) throws(CommandError) {
-        guard let (slot, set) = try self.set(a[1]) else {
-            RESPReply.integer(0, into: &reply)
-            return
-        }
-        var removed: Int64 = 0
-        let before = set.memory
-        for member in a.dropFirst(2) where set.remove(member) { removed += 1 }
-        keyspace.account(set.memory - before)
-        removeIfEmpty(slot, count: set.count)
-        RESPReply.integer(removed, into: &reply)
+        removeMembers(try self.set(a[1]), a.dropFirst(2), &reply)
     }
 
     mutating func spopCommand(_ a: Arguments, _ reply: inout [UInt8]) throws(CommandError) {
@@ -189,16 +180,7 @@ extension KVStore {
     }
 
     mutating func hdelCommand(_ a: Arguments, _ reply: inout [UInt8]) throws(CommandError) {
-        guard let (slot, hash) = try self.hash(a[1]) else {
-            RESPReply.integer(0, into: &reply)
-            return
-        }
-        var removed: Int64 = 0
-        let before = hash.memory
-        for field in a.dropFirst(2) where hash.remove(field) { removed += 1 }
-        keyspace.account(hash.memory - before)
-        removeIfEmpty(slot, count: hash.count)
-        RESPReply.integer(removed, into: &reply)
+        removeMembers(try self.hash(a[1]), a.dropFirst(2), &reply)
     }
 
     mutating func hlenCommand(_ a: Arguments, _ reply: inout [UInt8]) throws(CommandError) {

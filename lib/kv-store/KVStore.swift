@@ -201,7 +201,34 @@ public struct KVStore {
     mutating func removeIfEmpty(_ slot: Int, count: Int) {
         if count == 0 { keyspace.remove(at: slot) }
     }
+
+    /// SREM, HDEL and ZREM: removes each named member of the value at `slot` (a missing key has none),
+    /// accounts the memory freed, deletes a key left empty and replies how many members went.
+    mutating func removeMembers<Value: MemberCollection>(_ found: (Int, Value)?, _ members: ArraySlice<ArraySlice<UInt8>>,
+                                                         _ reply: inout [UInt8]) {
+        guard let (slot, value) = found else {
+            RESPReply.integer(0, into: &reply)
+            return
+        }
+        var removed: Int64 = 0
+        let before = value.memory
+        for member in members where value.remove(member) { removed += 1 }
+        keyspace.account(value.memory - before)
+        removeIfEmpty(slot, count: value.count)
+        RESPReply.integer(removed, into: &reply)
+    }
 }
+
+/// A set, hash or sorted set: a collection of members (fields) that commands remove by name.
+protocol MemberCollection: AnyObject {
+    var count: Int { get }
+    var memory: Int { get }
+    func remove(_ member: ArraySlice<UInt8>) -> Bool
+}
+
+extension SetValue: MemberCollection {}
+extension HashValue: MemberCollection {}
+extension SortedSetValue: MemberCollection {}
 
 /// SplitMix64 (Steele, Lea, Flood): small, fast, and the same sequence on every run and platform.
 struct SplitMix64 {

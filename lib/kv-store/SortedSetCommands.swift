@@ -99,16 +99,7 @@ extension KVStore {
     }
 
     mutating func zremCommand(_ a: Arguments, _ reply: inout [UInt8]) throws(CommandError) {
-        guard let (slot, sortedSet) = try self.sortedSet(a[1]) else {
-            RESPReply.integer(0, into: &reply)
-            return
-        }
-        var removed: Int64 = 0
-        let before = sortedSet.memory
-        for member in a.dropFirst(2) where sortedSet.remove(member) { removed += 1 }
-        keyspace.account(sortedSet.memory - before)
-        removeIfEmpty(slot, count: sortedSet.count)
-        RESPReply.integer(removed, into: &reply)
+        removeMembers(try self.sortedSet(a[1]), a.dropFirst(2), &reply)
     }
 
     /// ZPOPMIN and ZPOPMAX: a flat array of member, score pairs.
