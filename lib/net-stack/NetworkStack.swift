@@ -257,12 +257,6 @@ public final class NetworkStack<I: NetworkedImage> {
     }
 }
 
-/// The absolute deadline for a timeout in nanoseconds (0: wait forever).
-func deadline(after timeout: UInt64?) -> UInt64 {
-    guard let timeout else { return 0 }
-    return Clock.now() &+ max(timeout, 1)
-}
-
 extension NetworkError: CustomStringConvertible {
     public var description: String {
         switch self {

@@ -33,8 +33,9 @@ struct WaitQueue {
     }
 }
 
-/// The deadline for a timeout in nanoseconds from now (nil: wait forever).
-func deadline(after timeout: UInt64?) -> UInt64 {
+/// The absolute deadline (monotonic ns) for a timeout in nanoseconds from now; 0 for nil (wait
+/// forever), the convention of every wait in this library and of the socket calls built on it.
+public func deadline(after timeout: UInt64?) -> UInt64 {
     guard let timeout else { return 0 }
     return Clock.now() &+ max(timeout, 1)
 }
