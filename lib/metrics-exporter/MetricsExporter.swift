@@ -6,10 +6,10 @@
 // the `metrics.port` kernel parameter (default 9100; set it in the manifest's `parameters:` or with
 // `tessera run -e metrics.port=N`). Apps add their own series to `MetricsExporter.registry`.
 //
-// The server is deliberately small: one connection at a time (Prometheus scrapes serially), requests
-// parsed by the http library, GET or HEAD of /metrics answered with the scrape, anything else with
-// the parser's error status or 404, and the connection closed after each response. A client that
-// sends nothing for 5 seconds is dropped, so a stuck scraper cannot block the next one.
+// The server is the network stack's StreamServer in a thread of its own, with a handler that parses
+// one request with the http library and answers GET or HEAD of /metrics with the scrape, anything else
+// with the parser's error status or 404, closing the connection after each response. A client that
+// sends nothing for 5 seconds is dropped, and at most 8 are served at once.
 
 import BootArguments
 import HTTP
@@ -43,51 +43,48 @@ public enum MetricsExporter<I: NetworkedImage> {
             print("metrics: cannot register the built-in series: \(error.message)")
             return
         }
-        let listener: TCPListener<I>
+        var configuration = StreamServerConfiguration(port: port)
+        configuration.backlog = 8
+        configuration.maximumConnections = 8
+        configuration.idleTimeout = 5_000_000_000
+        configuration.maximumInbox = 8 * 1024
+        let server: StreamServer<I, ScrapeHandler>
         do throws(SocketError) {
-            listener = try TCPListener<I>.listen(port: port, backlog: 8)
+            server = try StreamServer(configuration) { _ in ScrapeHandler() }
         } catch {
             print("metrics: cannot listen on port \(port): \(error)")
             return
         }
-        guard Thread<I>.spawn(name: "metrics", { serve(listener) }) != nil else {
+        guard Thread<I>.spawn(name: "metrics", { server.run() }) != nil else {
             print("metrics: no thread for the exporter")
             return
         }
         print("metrics: serving /metrics on port \(port)")
     }
+}
 
-    static func serve(_ listener: TCPListener<I>) {
-        var request: [UInt8] = []
-        var page: [UInt8] = []
-        var scratch = [UInt8](repeating: 0, count: 2048)
-        let parser = HTTPRequestParser(limits: HTTPLimits(maxTargetLength: 1024, maxHeaderSectionLength: 8192,
-                                                          maxHeaderFields: 64, maxBodyLength: 0))
-        while true {
-            guard let stream = try? listener.accept() else { continue }
-            request.removeAll(keepingCapacity: true)
-            page.removeAll(keepingCapacity: true)
-            var answered = false
-            while !answered {
-                let count = scratch.withUnsafeMutableBytes { (try? stream.read(into: $0, timeout: 5_000_000_000)) ?? 0 }
-                if count == 0 { break }
-                request.append(contentsOf: scratch[0..<count])
-                switch parser.parse(request) {
-                case .needMore:
-                    continue
-                case .error(let error):
-                    HTTPResponseHead.writeError(error.status, into: &page)
-                case .request(let parsed, _):
-                    respond(to: parsed, into: &page)
-                }
-                answered = true
-            }
-            if answered { try? stream.write(page, timeout: 5_000_000_000) }
-            stream.close()
+/// One scrape per connection: the request parsed by the http library, the answer, then close.
+struct ScrapeHandler: StreamHandler {
+    static let parser = HTTPRequestParser(limits: HTTPLimits(maxTargetLength: 1024, maxHeaderSectionLength: 8192,
+                                                             maxHeaderFields: 64, maxBodyLength: 0))
+
+    mutating func received(_ inbox: inout [UInt8], outbox: inout Outbox, now: UInt64) -> Bool {
+        switch Self.parser.parse(inbox) {
+        case .needMore:
+            return false
+        case .error(let error):
+            HTTPResponseHead.writeError(error.status, into: &outbox.pending)
+        case .request(let request, _):
+            respond(to: request, into: &outbox.pending)
         }
+        return true
     }
 
-    static func respond(to request: HTTPRequest, into page: inout [UInt8]) {
+    mutating func inboxOverflow(outbox: inout Outbox) {
+        HTTPResponseHead.writeError(.requestHeaderFieldsTooLarge, into: &outbox.pending)
+    }
+
+    func respond(to request: HTTPRequest, into page: inout [UInt8]) {
         guard request.path == Array("/metrics".utf8) else {
             HTTPResponseHead.writeError(.notFound, includeBody: request.method == .get, into: &page)
             return
@@ -98,7 +95,7 @@ public enum MetricsExporter<I: NetworkedImage> {
         var head: [UInt8] = []
         HTTPResponseHead(status: .ok, contentLength: body.count, contentType: .prometheusText, keepAlive: false)
             .write(into: &head)
-        page = head
+        page += head
         if request.method == .get { page += body }
     }
 }
