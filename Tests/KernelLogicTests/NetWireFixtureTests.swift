@@ -154,104 +154,18 @@ func emitted(_ count: Int, payload: [UInt8], at offset: Int,
     return bytes
 }
 
-/// A frame parsed down to its transport header, with the transport payload copied out.
-struct ParsedFrame: Equatable {
-    enum Network: Equatable {
-        case arp(ARPRepr)
-        case ipv4(IPv4Repr, Transport)
-    }
+/// The fixtures below compare whole frames through NetWire's own FrameRepr.
+typealias ParsedFrame = FrameRepr
 
-    enum Transport: Equatable {
-        case icmp(ICMPv4Repr)
-        case udp(UDPRepr)
-        case tcp(TCPRepr)
-
-        var headerLength: Int {
-            switch self {
-            case .icmp: return ICMPv4Repr.headerLength
-            case .udp: return UDPRepr.headerLength
-            case .tcp(let tcp): return tcp.headerLength
-            }
-        }
-    }
-
-    var ethernet: EthernetRepr
-    var network: Network
-    /// ICMP echo data, UDP or TCP payload; empty for ARP.
-    var payload: [UInt8]
-
-    /// The same frame as `emitFrame` writes it: IPv4 options and unknown TCP options dropped, so the
-    /// IPv4 payload length is the transport header plus the payload.
-    var normalized: ParsedFrame {
-        guard case .ipv4(var ip, let transport) = network else { return self }
-        ip.payloadLength = transport.headerLength + payload.count
-        return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, transport), payload: payload)
-    }
-}
-
-/// Parses a whole frame through the checked views; fragments and other protocols are `.unsupported`.
 func parseFrame(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> ParsedFrame {
-    let frame = try EthernetFrame(checking: bytes)
-    let ethernet = try EthernetRepr(parsing: frame)
-    switch ethernet.etherType {
-    case .arp:
-        let arp = try ARPRepr(parsing: try ARPPacket(checking: frame.payload))
-        return ParsedFrame(ethernet: ethernet, network: .arp(arp), payload: [])
-    case .ipv4:
-        let packet = try IPv4Packet(checking: frame.payload)
-        let ip = try IPv4Repr(parsing: packet)
-        guard !packet.isFragment else { throw .unsupported }
-        switch ip.protocol {
-        case .icmp:
-            let icmp = try ICMPv4Packet(checking: packet.payload)
-            let repr = try ICMPv4Repr(parsing: icmp)
-            return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, .icmp(repr)), payload: Array(icmp.data))
-        case .udp:
-            let udp = try UDPPacket(checking: packet.payload)
-            let repr = try UDPRepr(parsing: udp, source: ip.source, destination: ip.destination)
-            return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, .udp(repr)), payload: Array(udp.payload))
-        case .tcp:
-            let tcp = try TCPPacket(checking: packet.payload)
-            let repr = try TCPRepr(parsing: tcp, source: ip.source, destination: ip.destination)
-            return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, .tcp(repr)), payload: Array(tcp.payload))
-        default:
-            throw .unsupported
-        }
-    default:
-        throw .unsupported
-    }
+    try FrameRepr(parsing: bytes)
 }
 
 func parseFrame(_ bytes: [UInt8]) -> Result<ParsedFrame, WireError> {
-    wire(bytes) { buffer throws(WireError) in try parseFrame(buffer) }
+    wire(bytes) { buffer throws(WireError) in try FrameRepr(parsing: buffer) }
 }
 
-/// Builds a frame from representations the way a sender would: payload first, then the headers from
-/// the inside out, each emit computing its checksum over what is already in place.
-func emitFrame(_ parsed: ParsedFrame) -> [UInt8] {
-    let ethernetLength = EthernetRepr.headerLength
-    switch parsed.network {
-    case .arp(let arp):
-        return emitted(ethernetLength + ARPRepr.length) { buffer in
-            parsed.ethernet.emit(into: buffer)
-            arp.emit(into: UnsafeMutableRawBufferPointer(rebasing: buffer[ethernetLength...]))
-        }
-    case .ipv4(var ip, let transport):
-        ip.payloadLength = transport.headerLength + parsed.payload.count
-        let transportStart = ethernetLength + IPv4Repr.headerLength
-        let count = transportStart + ip.payloadLength
-        return emitted(count, payload: parsed.payload, at: transportStart + transport.headerLength) { buffer in
-            let message = UnsafeMutableRawBufferPointer(rebasing: buffer[transportStart...])
-            switch transport {
-            case .icmp(let icmp): icmp.emit(into: message)
-            case .udp(let udp): udp.emit(into: message, source: ip.source, destination: ip.destination)
-            case .tcp(let tcp): tcp.emit(into: message, source: ip.source, destination: ip.destination)
-            }
-            ip.emit(into: UnsafeMutableRawBufferPointer(rebasing: buffer[ethernetLength...]))
-            parsed.ethernet.emit(into: buffer)
-        }
-    }
-}
+func emitFrame(_ parsed: ParsedFrame) -> [UInt8] { parsed.emitted() }
 
 /// A compact hex string for failure messages.
 func hex(_ bytes: [UInt8]) -> String {

@@ -28,104 +28,10 @@ func check(_ bytes: UnsafeRawBufferPointer) {
         let header = emitted(EthernetRepr.headerLength) { repr.emit(into: $0) }
         precondition(header.elementsEqual(bytes[0..<14]), "Ethernet: re-emitted header differs")
     }
-    guard let parsed = try? parseFrame(bytes) else { return }
-    let rebuilt = emitFrame(parsed)
-    let again = rebuilt.withUnsafeBytes { try? parseFrame($0) }
+    guard let parsed = try? FrameRepr(parsing: bytes) else { return }
+    let rebuilt = parsed.emitted()
+    let again = rebuilt.withUnsafeBytes { try? FrameRepr(parsing: $0) }
     precondition(again == parsed.normalized, "frame: rebuilt frame parses differently")
-}
-
-/// A frame parsed to its transport header, with the transport payload copied out.
-struct ParsedFrame: Equatable {
-    enum Network: Equatable {
-        case arp(ARPRepr)
-        case ipv4(IPv4Repr, Transport)
-    }
-
-    enum Transport: Equatable {
-        case icmp(ICMPv4Repr)
-        case udp(UDPRepr)
-        case tcp(TCPRepr)
-
-        var headerLength: Int {
-            switch self {
-            case .icmp: return ICMPv4Repr.headerLength
-            case .udp: return UDPRepr.headerLength
-            case .tcp(let tcp): return tcp.headerLength
-            }
-        }
-    }
-
-    var ethernet: EthernetRepr
-    var network: Network
-    var payload: [UInt8]
-
-    /// What the rebuilt frame should parse to: the IPv4 payload length is the transport header that
-    /// emit writes plus the payload.
-    var normalized: ParsedFrame {
-        guard case .ipv4(var ip, let transport) = network else { return self }
-        ip.payloadLength = transport.headerLength + payload.count
-        return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, transport), payload: payload)
-    }
-}
-
-func parseFrame(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> ParsedFrame {
-    let frame = try EthernetFrame(checking: bytes)
-    let ethernet = try EthernetRepr(parsing: frame)
-    switch ethernet.etherType {
-    case .arp:
-        return ParsedFrame(ethernet: ethernet, network: .arp(try ARPRepr(parsing: try ARPPacket(checking: frame.payload))),
-                           payload: [])
-    case .ipv4:
-        let packet = try IPv4Packet(checking: frame.payload)
-        let ip = try IPv4Repr(parsing: packet)
-        guard !packet.isFragment else { throw .unsupported }
-        switch ip.protocol {
-        case .icmp:
-            let icmp = try ICMPv4Packet(checking: packet.payload)
-            return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, .icmp(try ICMPv4Repr(parsing: icmp))),
-                               payload: Array(icmp.data))
-        case .udp:
-            let udp = try UDPPacket(checking: packet.payload)
-            let repr = try UDPRepr(parsing: udp, source: ip.source, destination: ip.destination)
-            return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, .udp(repr)), payload: Array(udp.payload))
-        case .tcp:
-            let tcp = try TCPPacket(checking: packet.payload)
-            let repr = try TCPRepr(parsing: tcp, source: ip.source, destination: ip.destination)
-            return ParsedFrame(ethernet: ethernet, network: .ipv4(ip, .tcp(repr)), payload: Array(tcp.payload))
-        default:
-            throw .unsupported
-        }
-    default:
-        throw .unsupported
-    }
-}
-
-/// Builds a frame from representations: payload first, then the headers from the inside out.
-func emitFrame(_ parsed: ParsedFrame) -> [UInt8] {
-    let ethernetLength = EthernetRepr.headerLength
-    switch parsed.network {
-    case .arp(let arp):
-        return emitted(ethernetLength + ARPRepr.length) { buffer in
-            parsed.ethernet.emit(into: buffer)
-            arp.emit(into: UnsafeMutableRawBufferPointer(rebasing: buffer[ethernetLength...]))
-        }
-    case .ipv4(var ip, let transport):
-        ip.payloadLength = transport.headerLength + parsed.payload.count
-        let transportStart = ethernetLength + IPv4Repr.headerLength
-        return parsed.payload.withUnsafeBytes { payload in
-            let payloadStart = transportStart + transport.headerLength
-            return emitted(transportStart + ip.payloadLength, payload: payload, at: payloadStart) { buffer in
-                let message = UnsafeMutableRawBufferPointer(rebasing: buffer[transportStart...])
-                switch transport {
-                case .icmp(let icmp): icmp.emit(into: message)
-                case .udp(let udp): udp.emit(into: message, source: ip.source, destination: ip.destination)
-                case .tcp(let tcp): tcp.emit(into: message, source: ip.source, destination: ip.destination)
-                }
-                ip.emit(into: UnsafeMutableRawBufferPointer(rebasing: buffer[ethernetLength...]))
-                parsed.ethernet.emit(into: buffer)
-            }
-        }
-    }
 }
 
 /// Repairs the IPv4 header checksum and the ICMP, UDP or TCP checksum of an IPv4 frame, as far as the
