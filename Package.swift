@@ -16,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
+        .executable(name: "tessera-kvm", targets: ["tessera-kvm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,12 +24,19 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "tessera", dependencies: [
-            "TesseraKit",
+            "TesseraKit", "KVMMonitor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TesseraKit", dependencies: [
             .product(name: "Yams", package: "Yams"),
         ]),
+
+        // Tessera's own KVM monitor: a library (used by `tessera run --platform kvm`) and a standalone
+        // executable. The ABI file is shared with the guest's platform-kvm library.
+        .target(name: "CKVM"),
+        .target(name: "HypercallABI", path: "lib/hypercall-abi", exclude: ["library.yaml"]),
+        .target(name: "KVMMonitor", dependencies: ["CKVM", "HypercallABI"]),
+        .executableTarget(name: "tessera-kvm", dependencies: ["KVMMonitor"]),
 
         // Pure-logic kernel micro-libraries, built for the host as well.
         hostLibrary("AllocatorAPI", "allocator-api"),
@@ -60,6 +68,7 @@ let package = Package(
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "RESP", "KVStore", "ShellCore",
         ]),
+        .testTarget(name: "KVMMonitorTests", dependencies: ["KVMMonitor", "HypercallABI"]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]
 )

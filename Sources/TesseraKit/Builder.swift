@@ -78,16 +78,29 @@ public struct Builder {
     ]
 
     /// Loads and resolves without building: what `tessera build` checks first.
-    public func resolve(manifestPath: String) throws -> ResolvedImage {
-        let manifest = try Manifest.load(path: manifestPath)
+    /// `platform` replaces the manifest's `platform:` (what `tessera run --platform kvm` builds for).
+    public func resolve(manifestPath: String, platform: String? = nil) throws -> ResolvedImage {
+        var manifest = try Manifest.load(path: manifestPath)
+        if let platform {
+            guard Manifest.platforms.contains(platform) else {
+                throw ToolError("unknown platform '\(platform)'; valid platforms: \(Manifest.platforms.joined(separator: ", "))")
+            }
+            manifest.platform = platform
+        }
         let catalog = try LibraryCatalog.load(manifest: manifest, builtinLibraries: libraryRoot)
         return try LibraryGraph.resolve(manifest: manifest, catalog: catalog)
     }
 
-    public func build(manifestPath: String) throws -> BuildProduct {
-        let resolved = try resolve(manifestPath: manifestPath)
+    public func build(manifestPath: String, platform: String? = nil) throws -> BuildProduct {
+        let resolved = try resolve(manifestPath: manifestPath, platform: platform)
         let manifest = resolved.manifest
         var output = URL(fileURLWithPath: manifest.directory).appendingPathComponent(".tessera")
+        // Images for another platform library (kvm) build in their own folder, beside the default's.
+        let platformLibrary = resolved.libraries.first { $0.implements?.value == LibraryDescriptor.platformSlot }
+        if let platformLibrary, !platformLibrary.machines.contains(Manifest.defaultPlatform) {
+            output = output.appendingPathComponent(platformLibrary.name)
+        }
+        let entryFlags = platformLibrary?.entry.map { ["--entry", $0] } ?? []
         if linkTimeOptimization { output = output.appendingPathComponent("lto") }
         let modules = output.appendingPathComponent("modules")
         let objects = output.appendingPathComponent("objects")
@@ -185,14 +198,14 @@ public struct Builder {
         let image = output.appendingPathComponent("\(manifest.name).elf")
         let map = output.appendingPathComponent("\(manifest.name).map")
         let linkStamp = objects.appendingPathComponent("link.stamp")
-        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, filesFingerprint])
+        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, filesFingerprint] + entryFlags)
         let imageUpToDate = (try? String(contentsOf: linkStamp, encoding: .utf8)) == linkFingerprint
             && [debugImage, image, map].allSatisfy { FileManager.default.fileExists(atPath: $0.path) }
         if !imageUpToDate {
             log?("linking \(image.lastPathComponent)")
             try invoke(toolchain.linker, ["-T", linkerScript.path, "--gc-sections", "-nostdlib", "-static",
                                           "-z", "max-page-size=16", "-z", "noexecstack", "--build-id=none",
-                                          "-Map", map.path, "-o", debugImage.path]
+                                          "-Map", map.path, "-o", debugImage.path] + entryFlags
                        + products.map(\.url.path) + [toolchain.unicodeDataTables.path],
                        what: "linking")
             try invoke(toolchain.objcopy, ["--strip-all", debugImage.path, image.path], what: "stripping")

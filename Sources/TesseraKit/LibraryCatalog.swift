@@ -131,12 +131,15 @@ public struct LibraryCatalog: Sendable {
                                   + "require '\(definer.name)', which defines it; add it to 'requires'",
                                   at: implements.location)
             }
+            // One implementation per slot and machine (one platform library per machine, one preferred
+            // console per machine, ...).
             for machine in library.machines {
-                if let other = machines[machine] {
-                    diagnostics.error("machine '\(machine)' is already claimed by platform library '\(other)'",
+                let key = implements.value + "/" + machine
+                if let other = machines[key] {
+                    diagnostics.error("machine '\(machine)' is already claimed for slot '\(implements.value)' by library '\(other)'",
                                       at: implements.location)
                 } else {
-                    machines[machine] = library.name
+                    machines[key] = library.name
                 }
             }
         }

@@ -1,7 +1,7 @@
 // LibraryDescriptor: one micro-library, read from `FOLDER/library.yaml` (format in docs/libraries.md).
 //
 // Loading checks the descriptor on its own: required keys, names (`[a-z0-9-]+`, equal to the folder
-// name), Swift identifiers, `implements` together with `type`, `machines` only on platform libraries and
+// name), Swift identifiers, `implements` together with `type`, `machines` only with `implements` and
 // naming known machines, and that the folder has sources. Relations between libraries (does a required
 // library exist, is a slot defined, cycles) are checked by LibraryCatalog and LibraryGraph, which is why
 // `requires`, `implements` and `api.default` keep their locations in this file.
@@ -15,7 +15,7 @@ public struct LibraryDescriptor: Hashable, Sendable {
     public static let fileName = "library.yaml"
     /// The slot bound by the manifest's top-level `platform:` key.
     public static let platformSlot = "platform"
-    static let keys = ["name", "module", "description", "requires", "implements", "type", "machines", "core", "api"]
+    static let keys = ["name", "module", "description", "requires", "implements", "type", "machines", "entry", "core", "api"]
     static let apiKeys = ["slot", "protocol", "default"]
 
     /// An API slot this library defines.
@@ -39,8 +39,12 @@ public struct LibraryDescriptor: Hashable, Sendable {
     public var implements: Located<String>?
     /// The type conforming to the slot's protocol (set exactly when `implements` is).
     public var type: String?
-    /// For platform libraries: the machines (`Manifest.platforms`) it boots on.
+    /// For platform libraries: the machines (`Manifest.platforms`) it boots on. For other
+    /// implementations: the machines on which it replaces the slot's default (console-kvm on kvm).
     public var machines: [String]
+    /// For platform libraries: the symbol the linker makes the ELF entry point, when it is not the
+    /// linker script's (platform-kvm's 64-bit entry instead of the PVH 32-bit one).
+    public var entry: String?
     /// Part of every image.
     public var core: Bool
     public var api: API?
@@ -147,14 +151,20 @@ public struct LibraryDescriptor: Hashable, Sendable {
         machines = []
         let isPlatform = implements?.value == Self.platformSlot
         if let node = fields["machines"], let values = reader.stringList(node, key: "machines") {
-            if !isPlatform {
-                reader.error("'machines' is only valid with 'implements: \(Self.platformSlot)'", at: fields.key("machines"))
+            if implements == nil {
+                reader.error("'machines' is only valid with 'implements:' (a platform, or an implementation "
+                             + "the platform's machines prefer)", at: fields.key("machines"))
             }
             for value in values where !Manifest.platforms.contains(value.value) {
                 reader.diagnostics.error("unknown machine '\(value.value)'; valid machines: "
                                          + choiceList(Manifest.platforms), at: value.location)
             }
             machines = values.map(\.value)
+        }
+        entry = nil
+        if let node = fields["entry"], let value = reader.string(node, key: "entry") {
+            if !isPlatform { reader.error("'entry' is only valid with 'implements: \(Self.platformSlot)'", at: fields.key("entry")) }
+            entry = value
         }
         if isPlatform && machines.isEmpty {
             reader.error("a platform library must list the machines it boots on in 'machines' "

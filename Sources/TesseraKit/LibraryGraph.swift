@@ -147,6 +147,9 @@ private struct Resolver {
         let library: String, origin: SlotBinding.Origin
         if let choice = chosen[slot] {
             (library, origin) = choice
+        } else if slot != LibraryDescriptor.platformSlot,
+                  let preferred = catalog.implementations(of: slot).first(where: { $0.machines.contains(manifest.platform) }) {
+            (library, origin) = (preferred.name, .platform)       // e.g. console-kvm on kvm
         } else if let fallback = info.defaultLibrary, slot != LibraryDescriptor.platformSlot {
             (library, origin) = (fallback, .default)
         } else {

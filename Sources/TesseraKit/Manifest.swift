@@ -16,7 +16,7 @@ import Foundation
 public struct Manifest: Sendable {
     public static let fileName = "tessera.yaml"
     /// Every machine an image can be built for; the first is the default.
-    public static let platforms = ["qemu-microvm", "qemu-pc", "qemu-q35"]
+    public static let platforms = ["qemu-microvm", "qemu-pc", "qemu-q35", "kvm"]
     public static let defaultPlatform = platforms[0]
     /// Guest memory when the manifest says nothing: 8 MiB.
     public static let defaultMemory: UInt64 = 8 << 20

@@ -9,6 +9,7 @@
 
 import ArgumentParser
 import Foundation
+import KVMMonitor
 import TesseraKit
 
 struct Tessera: ParsableCommand {
@@ -109,8 +110,11 @@ struct Run: ParsableCommand {
 
     @OptionGroup var options: BuildOptions
 
-    @Option(name: .long, help: "qemu-microvm, qemu-pc or qemu-q35 (default: the manifest's platform).")
+    @Option(name: .long, help: "qemu-microvm, qemu-pc, qemu-q35 or kvm (Tessera's own KVM monitor; default: the manifest's platform).")
     var platform: String?
+
+    @Option(name: .long, help: "Attach FILE as the guest's block device (--platform kvm; whole 512-byte sectors).")
+    var disk: String?
 
     @Option(name: .shortAndLong, help: "Guest memory, e.g. 2M, 512K, 1G (default: the manifest's memory).")
     var memory: String?
@@ -138,9 +142,12 @@ struct Run: ParsableCommand {
 
     func run() throws {
         do {
-            let product = try makeBuilder(quiet: true, lto: options.lto).build(manifestPath: manifestPath(options.directory))
+            let product = try makeBuilder(quiet: true, lto: options.lto).build(manifestPath: manifestPath(options.directory),
+                                                                               platform: platform)
             let manifest = product.resolved.manifest
-            let platformName = platform ?? manifest.platform
+            let platformName = manifest.platform
+            if platformName == "kvm" { throw ExitCode(try runOnMonitor(product)) }
+            if disk != nil { throw ValidationError("--disk needs --platform kvm (QEMU platforms have no block device yet)") }
             guard let machine = Machine(rawValue: platformName) else {
                 throw ValidationError("unknown platform '\(platformName)'; valid choices: \(Machine.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -205,6 +212,53 @@ struct Run: ParsableCommand {
         } catch {
             throw fail(error, code: 125)
         }
+    }
+}
+
+extension Run {
+    /// `--platform kvm`: the image runs under Tessera's own monitor, in this process.
+    func runOnMonitor(_ product: BuildProduct) throws -> Int32 {
+        let manifest = product.resolved.manifest
+        guard publish.isEmpty else {
+            throw ValidationError("-p needs QEMU's user networking; under --platform kvm use --net tap:NAME and reach the guest's address")
+        }
+        var memoryBytes = UInt64(manifest.memory)
+        if let memory {
+            guard let parsed = Manifest.parseMemory(memory) else {
+                throw ValidationError("invalid memory size '\(memory)'; use e.g. 512K, 2M or 1G")
+            }
+            memoryBytes = UInt64(parsed)
+        }
+        memoryBytes = (memoryBytes + 4095) / 4096 * 4096
+        var parameters = manifest.parameters
+        for setting in environment {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, Manifest.parameterProblem(name: parts[0], value: parts[1]) == nil else {
+                throw ValidationError("invalid -e '\(setting)'; use NAME=VALUE (lowercase name, no spaces or quotes), e.g. -e ip=10.77.0.2/24")
+            }
+            parameters.append(setting)
+        }
+        if bootStats { parameters.append("tessera.bootstats") }
+        var configuration = MonitorConfiguration(
+            imagePath: product.image.path, memorySize: memoryBytes,
+            commandLine: GuestCommandLine.make(kernel: parameters, arguments: arguments.isEmpty ? manifest.arguments : arguments))
+        if net.hasPrefix("tap:") {
+            configuration.tapName = String(net.dropFirst(4))
+        } else if net != "user" {
+            throw ValidationError("unknown --net '\(net)'; use 'tap:NAME'")
+        } else if product.resolved.binding(for: "net-device") != nil {
+            throw ValidationError("under --platform kvm the network is a tap device: add --net tap:NAME")
+        }
+        configuration.diskPath = disk
+        let result = try Monitor.run(configuration)
+        if case let .ended(report, _) = result {
+            let symbolizer = try? Symbolizer(image: product.debugImage)
+            for line in report.split(separator: "\n", omittingEmptySubsequences: false) {
+                let text = symbolizer?.symbolize(line: String(line)) ?? String(line)
+                FileHandle.standardError.write(Data("tessera: \(text)\n".utf8))
+            }
+        }
+        return result.exitStatus
     }
 }
 

@@ -5,6 +5,7 @@
 //   2. GDT/TSS/IDT installed: from here a fault prints a crash report instead of rebooting;
 //   3. the platform copies its boot information (memory map, command line) out of loader memory;
 //   4. page 0 is unmapped: null dereferences fault from here;
+//   (Steps 2 and 4 are the monitor's under platform-kvm: the guest runs in ring 3, see `ownsCPU`.)
 //   5. all RAM goes to the page allocator, minus page 0 and the kernel image;
 //   6. the command line is parsed into kernel parameters and app arguments (this allocates);
 //   7. optional services start through the image's hooks: interrupts, clocks, then threads (the boot
@@ -32,9 +33,9 @@ public enum Kernel<I: Image> {
 
     public static func start(bootInfo: UInt) -> Never {
         I.Console.initialize()
-        Traps.install()
+        if I.Platform.ownsCPU { Traps.install() }
         I.Platform.initialize(bootInfo: bootInfo)
-        CPU.unmapNullPage()
+        if I.Platform.ownsCPU { CPU.unmapNullPage() }
         addMemory()
         let arguments = BootArguments(parsing: I.Platform.commandLine)
         kernelParameters = arguments

@@ -31,4 +31,13 @@ public protocol Platform {
 
     /// Ends the guest. `code` is what `tessera run` exits with (0-255).
     static func exit(code: UInt8) -> Never
+
+    /// True when the kernel runs in ring 0 and installs its own descriptor tables, exception handlers
+    /// and null-page guard (QEMU). False under Tessera's KVM monitor, which enters the guest in ring 3
+    /// with page 0 unmapped and reports faults itself.
+    static var ownsCPU: Bool { get }
+}
+
+extension Platform {
+    public static var ownsCPU: Bool { true }
 }

@@ -1,0 +1,168 @@
+// Monitor: one guest from image file to exit status.
+//
+// Setup, in order, every step able to fail with a clear message before the guest runs:
+//   1. read and check the ELF image (ELFLoader: segments at or above 1 MiB, inside guest memory,
+//      never W+X, not overlapping);
+//   2. attach the devices the run asks for (tap, disk) — missing or busy ones stop here;
+//   3. create the VM and vCPU, load the segments, write boot info, command line, GDT and page tables;
+//   4. drop to the run loop's seccomp filter (unless disabled for debugging);
+//   5. run: each VM exit is a hypercall (handled, then resume) or the end of the guest.
+// The end is one of: the guest's halt hypercall (its exit code), a refused hypercall, a crash (a triple
+// fault: the guest runs without exception handlers), or any other VM exit — each named in the message.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKVM
+import HypercallABI
+
+public struct MonitorConfiguration {
+    public var imagePath: String
+    public var memorySize: UInt64
+    /// The guest's command line: kernel parameters, `--`, app arguments (already quoted).
+    public var commandLine: String
+    public var tapName: String?
+    public var diskPath: String?
+    public var seccomp = true
+    /// A self-test of confinement: after installing the filter, attempt a forbidden call (openat).
+    public var attemptForbiddenCall = false
+    public var consoleDescriptor: Int32 = 1
+    public var kvmDevice = "/dev/kvm"
+
+    public init(imagePath: String, memorySize: UInt64, commandLine: String = "--") {
+        self.imagePath = imagePath
+        self.memorySize = memorySize
+        self.commandLine = commandLine
+    }
+}
+
+public enum MonitorResult: Equatable {
+    /// The guest called halt.
+    case exited(code: UInt8)
+    /// The guest broke the ABI or crashed; `report` says how (several lines), `instruction` is where.
+    case ended(report: String, instruction: UInt64?)
+
+    /// The exit status of `tessera run` / `tessera-kvm`: the guest's code, or 139 like a crashed process.
+    public var exitStatus: Int32 {
+        switch self {
+        case let .exited(code): return Int32(code)
+        case .ended: return 139
+        }
+    }
+}
+
+public enum Monitor {
+    /// Runs one guest to its end. Throws only for setup failures (the guest never ran).
+    public static func run(_ configuration: MonitorConfiguration) throws -> MonitorResult {
+        let startNanoseconds = monotonicNanoseconds()
+        let file = try readFile(configuration.imagePath)
+        let image: ELFImage
+        do {
+            image = try file.withUnsafeBytes { try ELFImage.parse($0, memorySize: configuration.memorySize) }
+        } catch {
+            throw MonitorError("\(configuration.imagePath): \(error)")
+        }
+        let tap = try configuration.tapName.map { try TapDevice(name: $0) }
+        let disk = try configuration.diskPath.map { try DiskFile(path: $0) }
+
+        let machine = try VirtualMachine(memorySize: configuration.memorySize, device: configuration.kvmDevice)
+        let layout = try BootLayout(memorySize: configuration.memorySize, image: image,
+                                    commandLine: Array(configuration.commandLine.utf8),
+                                    tscFrequency: machine.tscFrequency,
+                                    netMTU: tap?.mtu ?? 0, netMAC: tap?.mac ?? 0,
+                                    blockSectors: disk?.sectorCount ?? 0, startNanoseconds: startNanoseconds)
+        try file.withUnsafeBytes { try image.load($0, into: machine.memory) }
+        try layout.write(into: machine.memory)
+        try machine.prepareVCPU(entry: image.entry)
+        let handler = HypercallHandler(memory: machine.memory, consoleDescriptor: configuration.consoleDescriptor,
+                                       tap: tap, disk: disk)
+
+        if configuration.seccomp {
+            try installRunLoopFilter([
+                UInt32(truncatingIfNeeded: CKVM_RUN), UInt32(truncatingIfNeeded: CKVM_GET_REGS),
+                UInt32(truncatingIfNeeded: CKVM_GET_SREGS),
+            ])
+        }
+        if configuration.attemptForbiddenCall {
+            // Reaching the next line means the filter did not stop openat(2).
+            let descriptor = open("/dev/null", O_RDONLY)
+            throw MonitorError("confinement self-test: openat(2) was allowed after setup (descriptor \(descriptor))")
+        }
+        return try runLoop(machine, handler)
+    }
+
+    static func installRunLoopFilter(_ requests: [UInt32]) throws {
+        // SECCOMP-PENDING: try Seccomp.install(Seccomp.runLoopPolicy(ioctlRequests: requests))
+    }
+
+    static func runLoop(_ machine: VirtualMachine, _ handler: HypercallHandler) throws -> MonitorResult {
+        while true {
+            let exit = try machine.runUntilExit()
+            switch exit {
+            case let .io(port, size, isOut, count, value):
+                do {
+                    if case let .halt(code) = try handler.handle(port: port, size: size, isOut: isOut,
+                                                                 count: count, value: value) {
+                        return .exited(code: code)
+                    }
+                } catch {
+                    return ended(machine, "the guest ended: \(error)")
+                }
+            case let .mmio(address, isWrite):
+                return ended(machine, "the guest ended: \(isWrite ? "write to" : "read from") guest-physical \(hex(address)), outside its \(machine.memory.size) bytes of memory")
+            case .halt:
+                return ended(machine, "the guest ended: it executed hlt (use the halt hypercall)")
+            case .shutdown:
+                return ended(machine, "the guest crashed: triple fault (a CPU exception in the guest, which runs without exception handlers under the monitor)")
+            case let .internalError(suberror):
+                return ended(machine, "the guest ended: KVM internal error, suberror \(suberror)\(suberror == 1 ? " (instruction emulation failed)" : "")")
+            case let .failEntry(reason):
+                return ended(machine, "the guest ended: VM entry failed, hardware reason \(hex(reason))")
+            case let .other(reason):
+                return ended(machine, "the guest ended: unexpected VM exit \(reason)")
+            }
+        }
+    }
+
+    /// A report: the reason, then the registers that say where the guest was.
+    static func ended(_ machine: VirtualMachine, _ reason: String) -> MonitorResult {
+        let (regs, sregs) = machine.registers()
+        func word(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+        }
+        let report = """
+            \(reason)
+              rip \(word(regs.rip))  rsp \(word(regs.rsp))  rflags \(word(regs.rflags))
+              rax \(word(regs.rax))  rbx \(word(regs.rbx))  rcx \(word(regs.rcx))  rdx \(word(regs.rdx))
+              rsi \(word(regs.rsi))  rdi \(word(regs.rdi))  rbp \(word(regs.rbp))  cr2 \(word(sregs.cr2))
+              #0 \(word(regs.rip))
+            """
+        return .ended(report: report, instruction: regs.rip)
+    }
+
+    static func readFile(_ path: String) throws(MonitorError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw MonitorError("cannot read \(path): \(systemError())") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw MonitorError("cannot read \(path): \(systemError())") }
+        guard info.st_size <= 1 << 30 else { throw MonitorError("\(path) is over 1 GiB; not a Tessera image") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let result = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, $0.count - done) }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw MonitorError("cannot read \(path): \(result < 0 ? systemError() : "short file")") }
+            done += result
+        }
+        return bytes
+    }
+
+    public static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}
+

@@ -1,0 +1,85 @@
+// tessera-kvm: Tessera's minimal KVM monitor as a standalone program (what `tessera run --platform kvm`
+// runs in-process). No Foundation and no argument-parsing library: it starts in a millisecond.
+//
+//   tessera-kvm [-m SIZE] [--net tap:NAME] [--disk FILE] [-e NAME=VALUE]... IMAGE [-- ARG...]
+//
+// Exit status: the guest's exit code (0-255); 139 when the guest crashed or broke the hypercall ABI;
+// 125 when the monitor could not start the guest; 2 for a usage error.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import KVMMonitor
+
+func fail(_ message: String, status: Int32) -> Never {
+    let line = "tessera-kvm: " + message + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(status)
+}
+
+let usage = """
+    usage: tessera-kvm [-m SIZE] [--net tap:NAME] [--disk FILE] [-e NAME=VALUE]... [--no-seccomp] IMAGE [-- ARG...]
+      -m SIZE          guest memory, e.g. 2M, 512K, 1G (default 2M)
+      --net tap:NAME   attach the host tap device NAME as the guest's network
+      --disk FILE      attach FILE (whole 512-byte sectors) as the guest's block device
+      -e NAME=VALUE    a kernel parameter (repeatable)
+      --no-seccomp     do not confine the run loop (debugging only)
+    """
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var memory: UInt64 = 2 << 20
+var parameters: [String] = []
+var imagePath: String?
+var appArguments: [String] = []
+var tap: String?
+var disk: String?
+var seccomp = true
+var attemptForbiddenCall = false
+
+@MainActor func value(after option: String) -> String {
+    guard !arguments.isEmpty else { fail("\(option) needs a value\n\(usage)", status: 2) }
+    return arguments.removeFirst()
+}
+
+while !arguments.isEmpty {
+    let argument = arguments.removeFirst()
+    switch argument {
+    case "-m", "--memory":
+        let text = value(after: argument)
+        guard let size = GuestCommandLine.parseSize(text) else { fail("invalid memory size '\(text)'", status: 2) }
+        memory = size
+    case "--net":
+        let text = value(after: argument)
+        guard text.hasPrefix("tap:") else { fail("--net takes tap:NAME, not '\(text)'", status: 2) }
+        tap = String(text.dropFirst(4))
+    case "--disk": disk = value(after: argument)
+    case "-e": parameters.append(value(after: argument))
+    case "--no-seccomp": seccomp = false
+    case "--attempt-forbidden-call": attemptForbiddenCall = true      // confinement self-test
+    case "-h", "--help":
+        print(usage)
+        exit(0)
+    case "--":
+        appArguments = arguments
+        arguments = []
+    default:
+        guard !argument.hasPrefix("-"), imagePath == nil else { fail("unexpected '\(argument)'\n\(usage)", status: 2) }
+        imagePath = argument
+    }
+}
+guard let imagePath else { fail("no image given\n\(usage)", status: 2) }
+
+var configuration = MonitorConfiguration(
+    imagePath: imagePath, memorySize: memory,
+    commandLine: GuestCommandLine.make(kernel: parameters, arguments: appArguments))
+configuration.tapName = tap
+configuration.diskPath = disk
+configuration.seccomp = seccomp
+configuration.attemptForbiddenCall = attemptForbiddenCall
+do {
+    let result = try Monitor.run(configuration)
+    if case let .ended(report, _) = result { fail(report, status: result.exitStatus) }
+    exit(result.exitStatus)
+} catch {
+    fail("\(error)", status: 125)
+}
