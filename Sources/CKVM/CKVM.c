@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "CKVM.h"
 
+#include <cpuid.h>
 #include <poll.h>
 
 #include <errno.h>
@@ -37,6 +38,10 @@ uint64_t ckvm_exit_mmio_address(const struct kvm_run *run, uint8_t *isWrite) {
 
 int ckvm_ppoll(struct pollfd *descriptors, unsigned long count, const struct timespec *timeout) {
     return ppoll(descriptors, count, timeout, NULL);
+}
+
+void ckvm_host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t registers[4]) {
+    __cpuid_count(leaf, subleaf, registers[0], registers[1], registers[2], registers[3]);
 }
 
 int ckvm_open_tap(const char *name) {

@@ -5,7 +5,9 @@
 //      never W+X, not overlapping);
 //   2. attach the devices the run asks for (tap, disk) — missing or busy ones stop here;
 //   3. create the VM and vCPU, load the segments, write boot info, command line, GDT and page tables;
-//   4. drop to the run loop's seccomp filter (unless disabled for debugging);
+//   4. drop to the run loop's seccomp filter (unless disabled for debugging) — on the calling thread,
+//      which should be the main thread: glibc's malloc may open a /proc file when it trims another
+//      thread's arena, which the filter would punish;
 //   5. run: each VM exit is a hypercall (handled, then resume) or the end of the guest.
 // The end is one of: the guest's halt hypercall (its exit code), a refused hypercall, a crash (a triple
 // fault: the guest runs without exception handlers), or any other VM exit — each named in the message.
@@ -28,6 +30,8 @@ public struct MonitorConfiguration {
     public var attemptForbiddenCall = false
     public var consoleDescriptor: Int32 = 1
     public var kvmDevice = "/dev/kvm"
+    /// Print how long each setup phase took (standard error).
+    public var reportTiming = false
 
     public init(imagePath: String, memorySize: UInt64, commandLine: String = "--") {
         self.imagePath = imagePath
@@ -51,48 +55,66 @@ public enum MonitorResult: Equatable {
     }
 }
 
+/// Setup phase durations, for `--timing` (written to standard error with write(2): the run is confined).
+struct Phases {
+    var last: UInt64
+    let enabled: Bool
+    var lines: [String] = []
+    init(start: UInt64, enabled: Bool) {
+        last = start
+        self.enabled = enabled
+    }
+    mutating func mark(_ name: String) {
+        guard enabled else { return }
+        let now = Monitor.monotonicNanoseconds()
+        lines.append("tessera-kvm: timing: \((now - last) / 1000) us  \(name)\n")
+        last = now
+    }
+    func report() {
+        for line in lines { _ = line.withCString { write(2, $0, strlen($0)) } }
+    }
+}
+
 public enum Monitor {
-    /// Runs one guest to its end. Throws only for setup failures (the guest never ran).
-    public static func run(_ configuration: MonitorConfiguration) throws -> MonitorResult {
+    /// Runs one guest to its end and calls `finish` with the result, without returning: once the seccomp
+    /// filter is on, even closing the VM's descriptors is forbidden, so `finish` reports (with write(2))
+    /// and exits the process, and the kernel cleans up. Throws only for setup failures (the guest never
+    /// ran, nothing is confined yet).
+    public static func run(_ configuration: MonitorConfiguration, finish: (MonitorResult) -> Never) throws -> Never {
         let startNanoseconds = monotonicNanoseconds()
-        let file = try readFile(configuration.imagePath)
-        let image: ELFImage
-        do {
-            image = try file.withUnsafeBytes { try ELFImage.parse($0, memorySize: configuration.memorySize) }
-        } catch {
-            throw MonitorError("\(configuration.imagePath): \(error)")
-        }
+        var phases = Phases(start: startNanoseconds, enabled: configuration.reportTiming)
+        let (image, file) = try ELFImage.parse(contentsOf: configuration.imagePath, memorySize: configuration.memorySize)
         let tap = try configuration.tapName.map { try TapDevice(name: $0) }
         let disk = try configuration.diskPath.map { try DiskFile(path: $0) }
 
+        phases.mark("image read and checked, devices attached")
         let machine = try VirtualMachine(memorySize: configuration.memorySize, device: configuration.kvmDevice)
         let layout = try BootLayout(memorySize: configuration.memorySize, image: image,
                                     commandLine: Array(configuration.commandLine.utf8),
                                     tscFrequency: machine.tscFrequency,
                                     netMTU: tap?.mtu ?? 0, netMAC: tap?.mac ?? 0,
                                     blockSectors: disk?.sectorCount ?? 0, startNanoseconds: startNanoseconds)
+        phases.mark("VM and vCPU created")
         try file.withUnsafeBytes { try image.load($0, into: machine.memory) }
         try layout.write(into: machine.memory)
         try machine.prepareVCPU(entry: image.entry)
+        phases.mark("guest memory loaded, vCPU registers set")
         let handler = HypercallHandler(memory: machine.memory, consoleDescriptor: configuration.consoleDescriptor,
                                        tap: tap, disk: disk)
 
         if configuration.seccomp {
-            try installRunLoopFilter([
-                UInt32(truncatingIfNeeded: CKVM_RUN), UInt32(truncatingIfNeeded: CKVM_GET_REGS),
-                UInt32(truncatingIfNeeded: CKVM_GET_SREGS),
-            ])
+            try Seccomp.install(Seccomp.runLoopPolicy(ioctlRequests: Seccomp.runLoopIoctlRequests))
         }
         if configuration.attemptForbiddenCall {
             // Reaching the next line means the filter did not stop openat(2).
             let descriptor = open("/dev/null", O_RDONLY)
             throw MonitorError("confinement self-test: openat(2) was allowed after setup (descriptor \(descriptor))")
         }
-        return try runLoop(machine, handler)
-    }
-
-    static func installRunLoopFilter(_ requests: [UInt32]) throws {
-        // SECCOMP-PENDING: try Seccomp.install(Seccomp.runLoopPolicy(ioctlRequests: requests))
+        phases.mark("seccomp filter installed")
+        let result = try runLoop(machine, handler)
+        phases.mark("guest ran to its end")
+        phases.report()
+        finish(result)
     }
 
     static func runLoop(_ machine: VirtualMachine, _ handler: HypercallHandler) throws -> MonitorResult {
@@ -139,24 +161,6 @@ public enum Monitor {
               #0 \(word(regs.rip))
             """
         return .ended(report: report, instruction: regs.rip)
-    }
-
-    static func readFile(_ path: String) throws(MonitorError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw MonitorError("cannot read \(path): \(systemError())") }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw MonitorError("cannot read \(path): \(systemError())") }
-        guard info.st_size <= 1 << 30 else { throw MonitorError("\(path) is over 1 GiB; not a Tessera image") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let result = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else { throw MonitorError("cannot read \(path): \(result < 0 ? systemError() : "short file")") }
-            done += result
-        }
-        return bytes
     }
 
     public static func monotonicNanoseconds() -> UInt64 {

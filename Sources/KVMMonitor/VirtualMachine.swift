@@ -2,7 +2,7 @@
 //
 // The ioctl sequence (linux/kvm.h, API version 12): open /dev/kvm → KVM_CREATE_VM → map guest RAM
 // (anonymous memory, KVM_SET_USER_MEMORY_REGION slot 0 at guest-physical 0) → KVM_CREATE_VCPU → mmap
-// its kvm_run page → KVM_SET_CPUID2 with what KVM supports → KVM_SET_SREGS (long mode, paging, the GDT
+// its kvm_run page → KVM_SET_CPUID2 with GuestCPUID's short list → KVM_SET_SREGS (long mode, paging, the GDT
 // and TSS of BootLayout, ring-3 segments) → KVM_SET_REGS (entry, stack, %rdi = boot info, IOPL 3) →
 // KVM_SET_FPU (default x87 control word and MXCSR, so SSE code runs with exceptions masked).
 // No in-kernel interrupt controller, no PIT, no other devices: the guest has hypercalls only.
@@ -76,11 +76,24 @@ public final class VirtualMachine {
 
     /// Puts the vCPU in 64-bit ring 3 at `entry` (see the file comment).
     public func prepareVCPU(entry: UInt64) throws(MonitorError) {
+        let leaves = GuestCPUID.entries(tscKilohertz: UInt32(clamping: tscFrequency / 1000)) { leaf in
+            var registers: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &registers) { ckvm_host_cpuid(leaf, 0, $0.baseAddress!.assumingMemoryBound(to: UInt32.self)) }
+            return registers
+        }
         var cpuid = ckvm_cpuid()
-        cpuid.header.nent = 128
-        guard ckvm_ioctl(kvm, CKVM_GET_SUPPORTED_CPUID, &cpuid) == 0,
-              ckvm_ioctl(vcpu, CKVM_SET_CPUID2, &cpuid) == 0 else {
-            throw MonitorError("KVM CPUID setup: \(systemError())")
+        cpuid.header.nent = UInt32(leaves.count)
+        withUnsafeMutableBytes(of: &cpuid.entries) { raw in
+            let entries = raw.baseAddress!.assumingMemoryBound(to: kvm_cpuid_entry2.self)
+            for (index, leaf) in leaves.enumerated() {
+                var entry = kvm_cpuid_entry2()
+                entry.function = leaf.leaf
+                entry.eax = leaf.eax; entry.ebx = leaf.ebx; entry.ecx = leaf.ecx; entry.edx = leaf.edx
+                entries[index] = entry
+            }
+        }
+        guard ckvm_ioctl(vcpu, CKVM_SET_CPUID2, &cpuid) == 0 else {
+            throw MonitorError("KVM_SET_CPUID2: \(systemError())")
         }
 
         var sregs = kvm_sregs()

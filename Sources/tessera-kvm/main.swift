@@ -11,18 +11,27 @@ import Glibc
 #endif
 import KVMMonitor
 
+/// Reports on standard error and ends the process with `_exit`: after confinement only write(2) and
+/// exit_group(2) are sure to be allowed (no stdio, no atexit handlers, no closing of descriptors).
 func fail(_ message: String, status: Int32) -> Never {
     let line = "tessera-kvm: " + message + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-    exit(status)
+    var bytes = Array(line.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        guard written > 0 else { break }
+        offset += written
+    }
+    _exit(status)
 }
 
 let usage = """
-    usage: tessera-kvm [-m SIZE] [--net tap:NAME] [--disk FILE] [-e NAME=VALUE]... [--no-seccomp] IMAGE [-- ARG...]
+    usage: tessera-kvm [-m SIZE] [--net tap:NAME] [--disk FILE] [-e NAME=VALUE]... [--timing] [--no-seccomp] IMAGE [-- ARG...]
       -m SIZE          guest memory, e.g. 2M, 512K, 1G (default 2M)
       --net tap:NAME   attach the host tap device NAME as the guest's network
       --disk FILE      attach FILE (whole 512-byte sectors) as the guest's block device
       -e NAME=VALUE    a kernel parameter (repeatable)
+      --timing         print how long each setup phase took
       --no-seccomp     do not confine the run loop (debugging only)
     """
 
@@ -35,6 +44,7 @@ var tap: String?
 var disk: String?
 var seccomp = true
 var attemptForbiddenCall = false
+var timing = false
 
 @MainActor func value(after option: String) -> String {
     guard !arguments.isEmpty else { fail("\(option) needs a value\n\(usage)", status: 2) }
@@ -55,6 +65,7 @@ while !arguments.isEmpty {
     case "--disk": disk = value(after: argument)
     case "-e": parameters.append(value(after: argument))
     case "--no-seccomp": seccomp = false
+    case "--timing": timing = true
     case "--attempt-forbidden-call": attemptForbiddenCall = true      // confinement self-test
     case "-h", "--help":
         print(usage)
@@ -76,10 +87,12 @@ configuration.tapName = tap
 configuration.diskPath = disk
 configuration.seccomp = seccomp
 configuration.attemptForbiddenCall = attemptForbiddenCall
+configuration.reportTiming = timing
 do {
-    let result = try Monitor.run(configuration)
-    if case let .ended(report, _) = result { fail(report, status: result.exitStatus) }
-    exit(result.exitStatus)
+    try Monitor.run(configuration) { result in
+        if case let .ended(report, _) = result { fail(report, status: result.exitStatus) }
+        _exit(result.exitStatus)
+    }
 } catch {
     fail("\(error)", status: 125)
 }

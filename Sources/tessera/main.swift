@@ -9,7 +9,6 @@
 
 import ArgumentParser
 import Foundation
-import KVMMonitor
 import TesseraKit
 
 struct Tessera: ParsableCommand {
@@ -239,26 +238,18 @@ extension Run {
             parameters.append(setting)
         }
         if bootStats { parameters.append("tessera.bootstats") }
-        var configuration = MonitorConfiguration(
-            imagePath: product.image.path, memorySize: memoryBytes,
-            commandLine: GuestCommandLine.make(kernel: parameters, arguments: arguments.isEmpty ? manifest.arguments : arguments))
+        var monitorArguments = ["-m", String(memoryBytes)]
         if net.hasPrefix("tap:") {
-            configuration.tapName = String(net.dropFirst(4))
+            monitorArguments += ["--net", net]
         } else if net != "user" {
             throw ValidationError("unknown --net '\(net)'; use 'tap:NAME'")
         } else if product.resolved.binding(for: "net-device") != nil {
             throw ValidationError("under --platform kvm the network is a tap device: add --net tap:NAME")
         }
-        configuration.diskPath = disk
-        let result = try Monitor.run(configuration)
-        if case let .ended(report, _) = result {
-            let symbolizer = try? Symbolizer(image: product.debugImage)
-            for line in report.split(separator: "\n", omittingEmptySubsequences: false) {
-                let text = symbolizer?.symbolize(line: String(line)) ?? String(line)
-                FileHandle.standardError.write(Data("tessera: \(text)\n".utf8))
-            }
-        }
-        return result.exitStatus
+        if let disk { monitorArguments += ["--disk", disk] }
+        for parameter in parameters { monitorArguments += ["-e", parameter] }
+        monitorArguments += [product.image.path, "--"] + (arguments.isEmpty ? manifest.arguments : arguments)
+        return try MonitorRunner.run(arguments: monitorArguments, debugImage: product.debugImage)
     }
 }
 

@@ -17,15 +17,17 @@ let tesseraExecutable: URL = {
 
 struct CLIResult {
     var pid: Int32
+    /// The exit status, or the signal number when `signaled`.
     var status: Int32
+    var signaled = false
     var stdout: String
     var stderr: String
 }
 
 func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal: Int32 = SIGINT,
-             environment: [String: String]? = nil) throws -> CLIResult {
+             environment: [String: String]? = nil, executable: URL = tesseraExecutable) throws -> CLIResult {
     let process = Process()
-    process.executableURL = tesseraExecutable
+    process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = environment }
     process.currentDirectoryURL = ImageHarness.repository
@@ -47,8 +49,9 @@ func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal
     stdout.append(out.fileHandleForReading.readDataToEndOfFile())
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return CLIResult(pid: process.processIdentifier, status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                     stderr: String(decoding: stderr, as: UTF8.self))
+    return CLIResult(pid: process.processIdentifier, status: process.terminationStatus,
+                     signaled: process.terminationReason == .uncaughtSignal,
+                     stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
 }
 
 extension ImageSuite {

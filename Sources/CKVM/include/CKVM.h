@@ -55,6 +55,9 @@ struct pollfd;
 struct timespec;
 int ckvm_ppoll(struct pollfd *descriptors, unsigned long count, const struct timespec *timeout);
 
+/// The host CPU's CPUID leaf (eax, ebx, ecx, edx into `registers`).
+void ckvm_host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t registers[4]);
+
 /// Attaches to the tap device `name` (IFF_TAP | IFF_NO_PI). Returns the descriptor or -errno.
 int ckvm_open_tap(const char *name);
 

@@ -1,0 +1,59 @@
+// MonitorRunner: `tessera run --platform kvm` — the image runs under `tessera-kvm`, Tessera's own KVM
+// monitor, as a child process (like QEMU for the other platforms): the monitor confines itself with
+// seccomp once the guest is set up, so the CLI keeps its own freedom (symbolizing a crash report needs
+// to open the debug image, which the confined monitor may not).
+//
+// The guest's console is the monitor's standard output, passed straight through; the monitor's
+// standard error is read line by line and each crash-report address line ("  #0 0x…") gets the function
+// name from the debug image. The exit status is the monitor's: the guest's code, 139 for a crash or a
+// refused hypercall, 125 for a setup failure; 128 + N when the monitor died of signal N (31, SIGSYS,
+// means the seccomp filter stopped it).
+
+import Foundation
+
+public enum MonitorRunner {
+    /// `tessera-kvm` next to the running `tessera`, else on PATH.
+    public static func locate() throws -> URL {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let sibling = here.appendingPathComponent("tessera-kvm")
+        if FileManager.default.isExecutableFile(atPath: sibling.path) { return sibling }
+        if let found = findExecutable("tessera-kvm") { return found }
+        throw ToolError("tessera-kvm (the KVM monitor) is not next to tessera or on PATH; build it with `swift build --product tessera-kvm`")
+    }
+
+    public static func run(arguments: [String], debugImage: URL) throws -> Int32 {
+        let process = Process()
+        process.executableURL = try locate()
+        process.arguments = arguments
+        process.standardOutput = FileHandle.standardOutput
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let symbolizer = try? Symbolizer(image: debugImage)
+        var pending = Data()
+        let handle = errors.fileHandleForReading
+        func emit(_ line: Data) {
+            let text = String(decoding: line, as: UTF8.self)
+            let symbolized = symbolizer?.symbolize(line: text) ?? text
+            FileHandle.standardError.write(Data((symbolized + "\n").utf8))
+        }
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                emit(pending[pending.startIndex..<newline])
+                pending = Data(pending[(newline + 1)...])
+            }
+        }
+        if !pending.isEmpty { emit(pending) }
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal {
+            let signal = process.terminationStatus
+            let hint = signal == SIGSYS ? " (SIGSYS: its seccomp filter stopped a system call it does not allow)" : ""
+            FileHandle.standardError.write(Data("tessera: the monitor was killed by signal \(signal)\(hint)\n".utf8))
+            return 128 + signal
+        }
+        return process.terminationStatus
+    }
+}

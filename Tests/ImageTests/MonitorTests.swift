@@ -1,0 +1,136 @@
+// Monitor tests: images on Tessera's own KVM monitor (`tessera run --platform kvm`, `tessera-kvm`).
+//
+// They need a usable /dev/kvm: without one each test is skipped (Swift Testing reports it) — the
+// monitor's pure logic (ELF checks, guest-address checks, boot layout, seccomp program) is covered by
+// KVMMonitorTests on any host.
+
+import Foundation
+import Testing
+import TesseraKit
+
+enum MonitorHarness {
+    static var kvmAvailable: Bool { access("/dev/kvm", R_OK | W_OK) == 0 }
+
+    /// `tessera-kvm`, built next to `tessera`.
+    static let executable = tesseraExecutable.deletingLastPathComponent().appendingPathComponent("tessera-kvm")
+
+    static func build(_ app: URL) throws -> BuildProduct {
+        let builder = try Builder(toolchain: Toolchain.locate(), libraryRoot: ImageHarness.libraryRoot)
+        return try builder.build(manifestPath: app.appendingPathComponent("tessera.yaml").path, platform: "kvm")
+    }
+
+    static func run(_ arguments: [String]) throws -> CLIResult {
+        try tessera(arguments, executable: executable)
+    }
+}
+
+extension ImageSuite {
+    @Suite(.enabled(if: MonitorHarness.kvmAvailable, "needs /dev/kvm"))
+    struct MonitorTests {
+        @Test func helloRunsOnTheMonitorAndExitsWithItsCode() throws {
+            let result = try tessera(["run", "examples/hello", "--platform", "kvm", "--", "3", "two words"])
+            #expect(result.status == 3, "stderr: \(result.stderr)")
+            #expect(result.stdout == "Hello from Tessera!\narguments: 2\n  [0] 3\n  [1] two words\n")
+        }
+
+        @Test func kernelParametersReachTheGuest() throws {
+            let result = try tessera(["run", "examples/hello", "--platform", "kvm", "--boot-stats"])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            #expect(result.stdout.contains("tessera: boot: entry to main "))
+        }
+
+        static let hostileCases: [(name: String, message: String)] = [
+            ("argument-out-of-range", "malformed hypercall console-write: 0x201000 + 16 bytes is outside guest memory (2097152 bytes)"),
+            ("argument-straddles-end", "malformed hypercall console-write: 0x1ffff8 + 16 bytes is outside guest memory"),
+            ("argument-misaligned", "is not 8-byte aligned"),
+            ("data-out-of-range", "malformed hypercall console-write: 0x7fff00000000 + 16 bytes is outside guest memory"),
+            ("data-wraps", "malformed hypercall console-write: 0xfffffffffffffff0 + 32 bytes wraps around the address space"),
+            ("data-past-end", "malformed hypercall console-write: 0x1ffff8 + 16 bytes is outside guest memory"),
+            ("data-too-long", "malformed hypercall console-write: length 1073741824 is over the limit of 65536 bytes"),
+            ("wrong-width", "malformed hypercall console-write: must be one 4-byte out (outl); got out of 1 bytes"),
+            ("in-instead-of-out", "malformed hypercall wall-time: must be one 4-byte out (outl); got in of 4 bytes"),
+            ("unknown-call", "malformed hypercall port 0x509: out to a port outside the hypercall ABI"),
+            ("stray-port", "malformed hypercall port 0x3f8: out to a port outside the hypercall ABI"),
+            ("halt-code-too-big", "malformed hypercall halt: exit code 256 is over 255"),
+            ("net-without-device", "malformed hypercall net-write: no network device is attached"),
+            ("block-without-device", "malformed hypercall block-read: no block device is attached"),
+            ("poll-forever", "malformed hypercall poll: waits forever with no device that could wake it"),
+            ("write-boot-info", "the guest crashed: triple fault"),
+            ("null-read", "the guest crashed: triple fault"),
+            ("execute-data", "the guest crashed: triple fault"),
+            ("privileged", "the guest crashed: triple fault"),
+        ]
+
+        @Test func theMonitorRefusesEachHostileHypercallAndEndsTheGuest() throws {
+            let image = try MonitorHarness.build(ImageHarness.testApp("hostile")).image.path
+            let control = try MonitorHarness.run([image, "--", "ok"])
+            #expect(control.status == 0 && !control.signaled, "stderr: \(control.stderr)")
+            #expect(control.stdout.contains("ok_line"))
+            for (name, message) in Self.hostileCases {
+                let result = try MonitorHarness.run([image, "--", name])
+                #expect(!result.signaled, "\(name): the monitor died of signal \(result.status)")
+                #expect(result.status == 139, "\(name): exit \(result.status), stderr: \(result.stderr)")
+                #expect(result.stderr.contains(message), "\(name): stderr: \(result.stderr)")
+                #expect(result.stdout.contains("hostile: \(name)"), "\(name): the case did not start: \(result.stdout)")
+                #expect(!result.stdout.contains("survived"), "\(name): the guest went on after the violation")
+            }
+        }
+
+        @Test func blockHypercallsOutsideTheDiskAreRefused() throws {
+            let image = try MonitorHarness.build(ImageHarness.testApp("hostile")).image.path
+            let disk = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-hostile-\(UUID().uuidString).img")
+            try Data(count: 8 * 512).write(to: disk)
+            defer { try? FileManager.default.removeItem(at: disk) }
+            for (name, message) in [("block-past-end", "sectors 8 + 1 are past the disk's 8"),
+                                    ("block-wraps", "sectors 18446744073709551615 + 1 are past the disk's 8"),
+                                    ("block-buffer-out-of-range", "malformed hypercall block-write: 0x1fff00 + 512 bytes is outside guest memory")] {
+                let result = try MonitorHarness.run(["--disk", disk.path, image, "--", name])
+                #expect(result.status == 139 && !result.signaled, "\(name): exit \(result.status), stderr: \(result.stderr)")
+                #expect(result.stderr.contains(message), "\(name): stderr: \(result.stderr)")
+            }
+        }
+
+        @Test func seccompKillsTheMonitorOnAForbiddenCallAfterSetup() throws {
+            let image = try MonitorHarness.build(ImageHarness.example("hello")).image.path
+            let confined = try MonitorHarness.run(["--attempt-forbidden-call", image])
+            #expect(confined.signaled && confined.status == SIGSYS, "status \(confined.status), stderr: \(confined.stderr)")
+            // The control: without the filter the same call goes through, so the test above can fail.
+            let unconfined = try MonitorHarness.run(["--no-seccomp", "--attempt-forbidden-call", image])
+            #expect(!unconfined.signaled && unconfined.status == 125)
+            #expect(unconfined.stderr.contains("openat(2) was allowed"))
+            // And a confined run of a well-behaved guest completes.
+            let normal = try MonitorHarness.run([image, "--", "7"])
+            #expect(normal.status == 7 && normal.stdout.contains("Hello from Tessera!"), "stderr: \(normal.stderr)")
+        }
+
+        @Test func missingOrBusyDevicesAreRefusedBeforeBoot() throws {
+            let image = try MonitorHarness.build(ImageHarness.example("hello")).image.path
+            let noTap = try MonitorHarness.run(["--net", "tap:tsr-missing9", image])
+            #expect(noTap.status == 125 && noTap.stderr.contains("tap device 'tsr-missing9' does not exist"), "\(noTap.stderr)")
+            #expect(noTap.stdout.isEmpty)
+            let noDisk = try MonitorHarness.run(["--disk", "/nonexistent/disk.img", image])
+            #expect(noDisk.status == 125 && noDisk.stderr.contains("cannot open disk '/nonexistent/disk.img'"), "\(noDisk.stderr)")
+            let disk = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-busy-\(UUID().uuidString).img")
+            try Data(count: 4096).write(to: disk)
+            defer { try? FileManager.default.removeItem(at: disk) }
+            let holder = open(disk.path, O_RDWR)
+            defer { close(holder) }
+            #expect(flock(holder, LOCK_EX) == 0)
+            let busy = try MonitorHarness.run(["--disk", disk.path, image])
+            #expect(busy.status == 125 && busy.stderr.contains("is busy"), "\(busy.stderr)")
+            let odd = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-odd-\(UUID().uuidString).img")
+            try Data(count: 1000).write(to: odd)
+            defer { try? FileManager.default.removeItem(at: odd) }
+            let partial = try MonitorHarness.run(["--disk", odd.path, image])
+            #expect(partial.status == 125 && partial.stderr.contains("multiple of 512"), "\(partial.stderr)")
+        }
+
+        @Test func aGuestCrashIsReportedWithItsInstructionAndFunction() throws {
+            let result = try tessera(["run", "Tests/ImageTests/Apps/hostile", "--", "null-read"])
+            #expect(result.status == 139, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("the guest crashed: triple fault"))
+            #expect(result.stderr.contains("cr2 0x0000000000000008"), "\(result.stderr)")
+            #expect(result.stderr.contains("Hostile"), "the faulting function is named: \(result.stderr)")
+        }
+    }
+}
