@@ -117,15 +117,20 @@ public enum CPU {
     public static func readMSR(_ msr: UInt32) -> UInt64 { _rdmsr(msr) }
     public static func writeMSR(_ msr: UInt32, _ value: UInt64) { _wrmsr(msr, value) }
 
+    /// True when the kernel runs in ring 3 under Tessera's KVM monitor (set by platform-kvm before
+    /// anything else runs). There are no interrupts there and cli/sti/hlt would fault, so the interrupt
+    /// controls below do nothing: with one CPU and no interrupts, every critical section is already one.
+    nonisolated(unsafe) public static var deprivileged = false
+
     /// Disables interrupts; returns whether they were enabled (pass it to `restoreInterrupts`).
-    @inline(__always) public static func disableInterrupts() -> Bool { _interruptsDisable() }
-    @inline(__always) public static func enableInterrupts() { _interruptsEnable() }
+    @inline(__always) public static func disableInterrupts() -> Bool { deprivileged ? false : _interruptsDisable() }
+    @inline(__always) public static func enableInterrupts() { if !deprivileged { _interruptsEnable() } }
     @inline(__always) public static func restoreInterrupts(_ wereEnabled: Bool) {
         if wereEnabled { _interruptsEnable() }
     }
     /// Runs `body` with interrupts disabled (the single-CPU critical section).
     @inline(__always) public static func withInterruptsDisabled<R>(_ body: () -> R) -> R {
-        let were = _interruptsDisable()
+        let were = disableInterrupts()
         defer { if were { _interruptsEnable() } }
         return body()
     }

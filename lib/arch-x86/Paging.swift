@@ -10,6 +10,10 @@
 // Above 4 GiB nothing is mapped at boot. `mapDevice` adds identity-mapped, uncached 4 KiB pages there
 // for device registers (a 64-bit PCI BAR that the firmware placed high), building the missing tables
 // from the caller's page source; it never changes an existing mapping.
+//
+// Under Tessera's KVM monitor (`CPU.deprivileged`) the kernel runs in ring 3 and the page tables are
+// the monitor's, read-only to the guest: `unmap` and `remap` succeed without changing anything (thread
+// stacks get no guard page there), `mapDevice` fails (there are no devices to map).
 
 @_extern(c, "tessera_invlpg") func _invlpg(_ address: UInt)
 
@@ -24,6 +28,7 @@ public enum Paging {
     /// tables from `newPage` (which returns a zeroed-or-not 4 KiB page's address, or nil).
     /// Returns false if `address` is beyond the map or no page was available for a split.
     public static func unmap(page address: UInt, newPage: () -> UInt?) -> Bool {
+        if CPU.deprivileged { return true }         // the monitor owns the page tables: no guard page
         guard let entry = entry(for: address, newPage: newPage) else { return false }
         entry.pointee &= ~present
         _invlpg(address)
@@ -32,6 +37,7 @@ public enum Paging {
 
     /// Maps the 4 KiB page at `address` again (identity, writable).
     public static func remap(page address: UInt, newPage: () -> UInt?) -> Bool {
+        if CPU.deprivileged { return true }
         guard let entry = entry(for: address, newPage: newPage) else { return false }
         entry.pointee = UInt64(address) & addressMask | present | writable
         _invlpg(address)
@@ -40,6 +46,7 @@ public enum Paging {
 
     /// True when `address` is in a page that is currently mapped.
     public static func isMapped(_ address: UInt) -> Bool {
+        if CPU.deprivileged { return address >= 0x1000 }
         guard address < 0x1_0000_0000 else { return false }
         var table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(CPU.cr3 & addressMask))!
         for level in (1...3).reversed() {                   // PML4, PDPT, PD
@@ -56,6 +63,7 @@ public enum Paging {
     /// 4 KiB pages for new tables (they are zeroed here). False when the range is beyond the lower
     /// half of the address space or a table page could not be had.
     public static func mapDevice(_ address: UInt, size: Int, newPage: () -> UInt?) -> Bool {
+        if CPU.deprivileged { return false }
         guard size > 0, address < identityLimit, UInt(size) <= identityLimit - address else { return false }
         var page = address & ~0xFFF
         while page < address + UInt(size) {

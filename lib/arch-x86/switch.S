@@ -6,8 +6,8 @@
  * stack pointer in *save, loads `to` as the stack pointer and restores the same state from it. Call it
  * with interrupts disabled; each thread restores its own interrupt state when the call returns.
  * A new thread's stack is prepared (by Threads) so that its first switch "returns" into
- * tessera_thread_trampoline with %r12 = its argument; the trampoline enables interrupts and calls
- * tessera_thread_start(argument), which never returns.
+ * tessera_thread_trampoline with %r12 = its argument; the trampoline calls tessera_thread_start(argument),
+ * which enables interrupts and never returns.
  */
     .text
     .code64
@@ -40,8 +40,7 @@ tessera_context_switch:
 tessera_thread_trampoline:
     movq %r12, %rdi
     xorl %ebp, %ebp             /* the backtrace ends here */
-    sti
-    call tessera_thread_start
+    call tessera_thread_start   /* which enables interrupts (unless the CPU is deprivileged) */
     ud2
 
     .globl tessera_thread_trampoline_address

@@ -1,7 +1,8 @@
 // Clock: monotonic time, wall time, and the timer interrupt.
 //
 // Monotonic time is the TSC, scaled to nanoseconds since `initialize`. Its frequency comes from the
-// first source that states it: CPUID leaf 0x15 (crystal ratio), the hypervisor leaf 0x40000010, or —
+// platform when it states it (Tessera's KVM monitor, in its boot info), else from the first source that
+// states it: CPUID leaf 0x15 (crystal ratio), the hypervisor leaf 0x40000010, or —
 // when neither does (QEMU's TCG) — a 10 ms measurement against the PIT's channel 2; CPUID 0x16's base
 // frequency is the last resort. The method is kept for the boot report (`calibrationMethod`).
 // Wall time is the CMOS RTC read once at initialize (UTC, one-second resolution) plus monotonic time.
@@ -16,9 +17,10 @@ import Kernel
 
 public enum Clock {
     public enum CalibrationMethod {
-        case cpuidCrystal, hypervisorLeaf, pit, cpuidBaseFrequency, assumed
+        case platform, cpuidCrystal, hypervisorLeaf, pit, cpuidBaseFrequency, assumed
         public var name: StaticString {
             switch self {
+            case .platform: return "the platform's boot information"
             case .cpuidCrystal: return "CPUID 0x15"
             case .hypervisorLeaf: return "hypervisor CPUID 0x40000010"
             case .pit: return "PIT channel 2 (10 ms)"
@@ -36,12 +38,28 @@ public enum Clock {
     nonisolated(unsafe) static var apicTicksPerMillisecond: UInt64 = 0
     nonisolated(unsafe) public private(set) static var timerInterrupts: UInt64 = 0
 
-    public static func initialize() {
+    /// Without a timer (`idle` given: the platform has no interrupts) the clock reads the TSC only,
+    /// takes wall time from `wallClock`, and sleeps through `idle(timeout)` instead of a timer and hlt.
+    nonisolated(unsafe) static var idle: (@convention(c) (UInt64) -> Void)?
+
+    public static func initialize(tscFrequency: UInt64? = nil, wallClock: UInt64? = nil,
+                                  idle: (@convention(c) (UInt64) -> Void)? = nil) {
         startTSC = CPU.timestamp()
-        let (frequency, method) = measureTSCFrequency()
+        let (frequency, method) = tscFrequency.map { ($0, CalibrationMethod.platform) } ?? measureTSCFrequency()
         scale = TimeScale(frequency: frequency)
         calibrationMethod = method
-        bootWallSeconds = RTC.readUnixSeconds()
+        if let wallClock {
+            bootWallSeconds = Int64(wallClock / 1_000_000_000)
+        } else {
+            bootWallSeconds = RTC.readUnixSeconds()
+        }
+        Self.idle = idle
+        if idle != nil {
+            if kernelParameters.hasKernelFlag("tessera.bootstats") {
+                print("tessera: clock: TSC \(frequency / 1_000_000) MHz from \(method.name); no timer (the platform polls)")
+            }
+            return
+        }
         usesTSCDeadline = LocalAPIC.hasTSCDeadline
         Interrupts.register(vector: Interrupts.timerVector) { _, _ in Clock.timerInterrupts &+= 1 }
         LocalAPIC.configureTimer(vector: Interrupts.timerVector, tscDeadline: usesTSCDeadline)
@@ -68,6 +86,7 @@ public enum Clock {
 
     /// Arms the timer interrupt for `deadline` (monotonic ns). A deadline in the past fires at once.
     public static func armTimer(at deadline: UInt64) {
+        if idle != nil { return }                           // no timer: the idle path waits with a timeout
         if usesTSCDeadline {
             LocalAPIC.armDeadline(tsc: max(startTSC &+ scale.ticks(deadline), 1))
         } else {
@@ -84,6 +103,10 @@ public enum Clock {
     /// Halts until `nanoseconds` have passed (interrupts wake the CPU; it halts again until then).
     public static func sleep(nanoseconds: UInt64) {
         let deadline = now() &+ nanoseconds
+        if let idle {
+            while case let current = now(), current < deadline { idle(deadline - current) }
+            return
+        }
         let wereEnabled = CPU.disableInterrupts()
         while now() < deadline {
             armTimer(at: deadline)

@@ -35,16 +35,21 @@ public enum Interrupts {
     nonisolated(unsafe) static var counts: [UInt64] = []
     nonisolated(unsafe) static var spurious: UInt64 = 0
     nonisolated(unsafe) static var ready = false
+    /// False on a platform without interrupt controllers (Tessera's KVM monitor): the tables exist, so
+    /// registration works, but no controller is touched and nothing ever fires.
+    nonisolated(unsafe) public private(set) static var hasControllers = true
 
     /// Masks the legacy PICs (after moving them to 0x20-0x2F), enables the local APIC and masks every
-    /// I/O APIC line, then enables interrupts on this CPU.
-    public static func initialize() {
+    /// I/O APIC line, then enables interrupts on this CPU. With `controllers` false only the tables.
+    public static func initialize(controllers: Bool = true) {
         entries = Array(repeating: Entry(), count: 256)
         counts = Array(repeating: 0, count: 256)
+        hasControllers = controllers
+        ready = true
+        guard controllers else { return }
         LegacyPIC.remapAndMask(base: 0x20)
         LocalAPIC.enable(spurious: spuriousVector, error: errorVector)
         IOAPIC.maskAll()
-        ready = true
         CPU.enableInterrupts()
     }
 
@@ -75,8 +80,9 @@ public enum Interrupts {
     /// A vector of the range is free while no handler is registered for it.
     public static func allocateMessage(context: UnsafeMutableRawPointer? = nil, _ handler: InterruptHandler)
         -> (vector: UInt8, address: UInt64, data: UInt32)? {
+        guard ready, hasControllers else { return nil }
         let destination = LocalAPIC.apicID
-        guard ready, destination < 256 else { return nil }
+        guard destination < 256 else { return nil }
         let found = CPU.withInterruptsDisabled { () -> UInt8? in
             for vector in firstMessageVector...lastMessageVector where entries[Int(vector)].handler == nil {
                 entries[Int(vector)] = Entry(handler: handler, context: context)
@@ -103,7 +109,7 @@ public enum Interrupts {
         } else if vector != UInt64(errorVector) {
             spurious &+= 1                                  // nothing registered: count it as spurious
         }
-        LocalAPIC.endOfInterrupt()
+        if hasControllers { LocalAPIC.endOfInterrupt() }
     }
 
     /// Interrupts taken on `vector` since boot.

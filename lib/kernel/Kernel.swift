@@ -156,7 +156,7 @@ public enum Kernel<I: Image> {
         Out.text("tessera: boot: entry to main ")
         Out.decimal(cycles)
         Out.text(" cycles")
-        if let hz = CPU.statedTSCFrequency(), hz > 0 {
+        if let hz = I.Platform.tscFrequency ?? CPU.statedTSCFrequency(), hz > 0 {
             Out.text(", ")
             Out.decimal(cycles &* 1_000_000 / hz)
             Out.text(" us at ")

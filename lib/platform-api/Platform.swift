@@ -36,8 +36,25 @@ public protocol Platform {
     /// and null-page guard (QEMU). False under Tessera's KVM monitor, which enters the guest in ring 3
     /// with page 0 unmapped and reports faults itself.
     static var ownsCPU: Bool { get }
+
+    /// Platforms without interrupts (`ownsCPU` false): waits until a device has an event or
+    /// `timeoutNanoseconds` pass (UInt64.max: no timeout), then runs the handlers drivers registered
+    /// with the platform for the events that happened — what interrupts do elsewhere. The threads
+    /// library's idle path and the clock's sleep call it. Platforms with interrupts never get this call.
+    static func idle(timeoutNanoseconds: UInt64)
+
+    /// The host's real time in nanoseconds since 1970, when the platform can ask the host (else nil,
+    /// and the clock library reads the CMOS RTC).
+    static func wallClockNanoseconds() -> UInt64?
+
+    /// The TSC frequency in Hz when the platform states it (the monitor's boot info), else nil and the
+    /// clock library asks CPUID or measures.
+    static var tscFrequency: UInt64? { get }
 }
 
 extension Platform {
     public static var ownsCPU: Bool { true }
+    public static func idle(timeoutNanoseconds: UInt64) {}
+    public static func wallClockNanoseconds() -> UInt64? { nil }
+    public static var tscFrequency: UInt64? { nil }
 }

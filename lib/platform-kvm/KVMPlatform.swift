@@ -20,6 +20,7 @@ public enum KVMPlatform: Platform {
     public static var ownsCPU: Bool { false }
 
     public static func initialize(bootInfo address: UInt) {
+        CPU.deprivileged = true                        // ring 3: no cli/sti/hlt from here on
         guard let pointer = UnsafeRawPointer(bitPattern: address) else { abiMismatch() }
         let info = pointer.loadUnaligned(as: BootInfo.self)
         guard info.magic == HypercallABI.bootInfoMagic, info.version == HypercallABI.version else { abiMismatch() }
@@ -41,6 +42,24 @@ public enum KVMPlatform: Platform {
         UnsafeBufferPointer(start: UnsafePointer<UInt8>(bitPattern: UInt(bootInfo.commandLine)),
                             count: Int(bootInfo.commandLineLength))
     }
+
+    public static func wallClockNanoseconds() -> UInt64? { Hypervisor.wallTimeNanoseconds() }
+    public static var tscFrequency: UInt64? { bootInfo.tscFrequency > 0 ? bootInfo.tscFrequency : nil }
+
+    /// The poll hypercall, then the handlers of the devices that became ready.
+    public static func idle(timeoutNanoseconds: UInt64) {
+        let ready = Hypervisor.poll(timeout: timeoutNanoseconds)
+        if ready & PollArguments.netReady != 0, let handler = networkHandler { handler(networkContext) }
+    }
+
+    /// The network driver's "frames arrived" handler, called from `idle` (what an interrupt does on
+    /// other platforms). One handler: the image has one network device.
+    public static func onNetworkReady(context: UnsafeMutableRawPointer?, _ handler: @convention(c) (UnsafeMutableRawPointer?) -> Void) {
+        networkHandler = handler
+        networkContext = context
+    }
+    nonisolated(unsafe) static var networkHandler: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    nonisolated(unsafe) static var networkContext: UnsafeMutableRawPointer?
 
     public static func exit(code: UInt8) -> Never {
         Hypervisor.flushConsole()

@@ -9,6 +9,9 @@
 // when another thread is ready). The timer interrupt wakes expired sleepers and, if the scheduler says
 // so, sets tessera_preempt_pending: traps.S then moves the interrupted thread's trap frame onto its own
 // stack and calls `preempt`, which switches like a yield.
+// On a platform without interrupts (Tessera's KVM monitor) the idle path asks the platform to wait for
+// device events until the next deadline and then does the timer's work itself; threads switch only
+// when they block, sleep or yield there (a preemptive scheduler cannot preempt without a timer).
 
 import ArchX86
 import Clock
@@ -90,6 +93,7 @@ public enum ThreadSystem<I: ThreadedImage> {
 
     /// The first code a new thread runs (from the trampoline, interrupts enabled).
     public static func threadStart(_ argument: UInt) {
+        CPU.enableInterrupts()                          // a new thread starts with interrupts on
         let index = Int(argument)
         if let body = table[index].body { body() }
         exitCurrent()
@@ -163,8 +167,22 @@ public enum ThreadSystem<I: ThreadedImage> {
                 _contextSwitch(savedStacks + from, savedStacks[to])
                 return                                  // resumed: currentIndex is this thread again
             }
-            CPU.waitForInterrupt()                      // idle: nothing is ready
+            idle()
         }
+    }
+
+    /// Nothing is ready: wait for an interrupt (sti; hlt), or — on a platform without interrupts —
+    /// let the platform wait for device events until the next sleeper's deadline, then do the timer
+    /// interrupt's work (wake expired sleepers) by hand.
+    static func idle() {
+        if I.Platform.ownsCPU {
+            CPU.waitForInterrupt()
+            return
+        }
+        let now = Clock.now()
+        let deadline = sleepers.nextDeadline ?? .max
+        if deadline > now { I.Platform.idle(timeoutNanoseconds: deadline == .max ? .max : deadline - now) }
+        timerInterrupt()
     }
 
     /// Blocks the running thread until `wake` (interrupts disabled by the caller).
