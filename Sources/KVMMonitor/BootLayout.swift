@@ -2,7 +2,7 @@
 //
 // Low memory (below 1 MiB) belongs to the monitor and is laid out by the ABI:
 //     0x1000  BootInfo block                         (read-only to the guest)
-//     0x2000  command line, NUL-terminated            (read-only)
+//     0x2000  command line, `commandLineLength` bytes (read-only)
 //     0x3000  GDT (7 slots) and, at 0x3100, the TSS with its I/O bitmap (read-only)
 //     0x4000  PML4, 0x5000 PDPT, 0x6000.. one page directory per GiB, then 4 KiB page tables
 // Paging is an identity map. Each 2 MiB chunk that holds page 0 or part of the kernel gets a 4 KiB page
@@ -73,7 +73,9 @@ public struct PageTableBuilder {
         for chunkIndex in 0..<chunks {
             let chunkBase = chunkIndex * Self.chunk
             let directoryEntry = Self.firstDirectory + chunkIndex * 8
-            let needsTable = chunkIndex == 0 || segments.contains {
+            // A 4 KiB table for page 0's chunk, for chunks holding part of the image, and for a last
+            // chunk that memory ends inside (so nothing past memory is mapped).
+            let needsTable = chunkIndex == 0 || chunkBase + Self.chunk > memorySize || segments.contains {
                 $0.address < chunkBase + Self.chunk && $0.address + $0.memorySize > chunkBase
             }
             guard needsTable else {

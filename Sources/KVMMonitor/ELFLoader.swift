@@ -220,3 +220,13 @@ extension ELFImage {
         }
     }
 }
+
+extension ELFImage {
+    /// What the guest may not write (and so neither may hypercalls on its behalf): everything below the
+    /// kernel base (the monitor's boot info and tables) and each read-only segment, in whole pages.
+    public var readOnlyRanges: [Range<UInt64>] {
+        [0 ..< HypercallABI.kernelBase] + segments.filter { !$0.writable }.map {
+            ($0.address & ~(Self.pageSize - 1)) ..< (($0.address + $0.memorySize + Self.pageSize - 1) & ~(Self.pageSize - 1))
+        }
+    }
+}

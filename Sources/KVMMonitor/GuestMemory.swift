@@ -16,6 +16,7 @@ public enum GuestAddressProblem: Error, Equatable, CustomStringConvertible {
     case wraps(address: UInt64, length: UInt64)
     case misaligned(address: UInt64, alignment: UInt64)
     case tooLong(length: UInt64, maximum: UInt64)
+    case readOnly(address: UInt64, length: UInt64, region: Range<UInt64>)
 
     public var description: String {
         switch self {
@@ -27,6 +28,8 @@ public enum GuestAddressProblem: Error, Equatable, CustomStringConvertible {
             return "\(hex(address)) is not \(alignment)-byte aligned"
         case let .tooLong(length, maximum):
             return "length \(length) is over the limit of \(maximum) bytes"
+        case let .readOnly(address, length, region):
+            return "\(hex(address)) + \(length) bytes overlaps memory the guest may not write (\(hex(region.lowerBound))-\(hex(region.upperBound)))"
         }
     }
 }
@@ -55,9 +58,33 @@ public struct GuestMemory {
     public let base: UnsafeMutableRawPointer
     public let size: UInt64
 
+    /// Ranges the monitor must not write on the guest's behalf (outputs of hypercalls, received frames,
+    /// sectors read): what the guest's own page tables make read-only — everything below 1 MiB (boot
+    /// info, descriptor and page tables) and the image's read-only segments. Otherwise a hypercall
+    /// could do what the guest itself cannot: rewrite its page tables or its code. Empty during setup.
+    public var readOnly: [Range<UInt64>] = []
+
     public init(base: UnsafeMutableRawPointer, size: UInt64) {
         self.base = base
         self.size = size
+    }
+
+    /// A copy that refuses writes into `ranges`.
+    public func protecting(_ ranges: [Range<UInt64>]) -> GuestMemory {
+        var copy = self
+        copy.readOnly = ranges
+        return copy
+    }
+
+    /// Checks a range the monitor will write into for the guest, and returns its host bytes.
+    public func writableBytes(at address: UInt64, length: UInt64, alignment: UInt64 = 1) throws(GuestAddressProblem)
+        -> UnsafeMutableRawBufferPointer {
+        let bytes = try bytes(at: address, length: length, alignment: alignment)
+        let end = address + length                              // checked above: no wrap
+        if let region = readOnly.first(where: { $0.lowerBound < max(end, address + 1) && address < $0.upperBound }) {
+            throw .readOnly(address: address, length: length, region: region)
+        }
+        return bytes
     }
 
     /// Checks a range and returns the host bytes behind it.
@@ -68,14 +95,14 @@ public struct GuestMemory {
     }
 
     /// Reads an ABI struct (8-byte aligned, all UInt64 fields) from guest memory.
-    public func load<T>(_ type: T.Type, at address: UInt64) throws(GuestAddressProblem) -> T {
+    public func load<T: BitwiseCopyable>(_ type: T.Type, at address: UInt64) throws(GuestAddressProblem) -> T {
         let bytes = try bytes(at: address, length: UInt64(MemoryLayout<T>.size), alignment: 8)
         return bytes.loadUnaligned(as: T.self)
     }
 
     /// Writes an ABI struct back to guest memory.
-    public func store<T>(_ value: T, at address: UInt64) throws(GuestAddressProblem) {
-        let bytes = try bytes(at: address, length: UInt64(MemoryLayout<T>.size), alignment: 8)
+    public func store<T: BitwiseCopyable>(_ value: T, at address: UInt64) throws(GuestAddressProblem) {
+        let bytes = try writableBytes(at: address, length: UInt64(MemoryLayout<T>.size), alignment: 8)
         withUnsafeBytes(of: value) { bytes.copyMemory(from: $0) }
     }
 

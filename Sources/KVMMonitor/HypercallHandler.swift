@@ -3,7 +3,8 @@
 // The run loop hands over the port number and the 32-bit value the guest wrote. From there:
 //   1. the port must name a known call and the access must be one 4-byte `outl` (else refused);
 //   2. the argument struct is read through GuestMemory, which checks that the whole struct lies in guest
-//      memory and is 8-byte aligned;
+//      memory and is 8-byte aligned (and, for calls with outputs, that the guest may write it: not below
+//      1 MiB, not in a read-only segment — a hypercall must not do what the guest's page tables forbid);
 //   3. every buffer the struct names is checked the same way for its full length, against the call's
 //      own bounds (console ≤ 64 KiB, a frame ≤ 14 + MTU, whole sectors inside the disk), and the device
 //      must have been attached;
@@ -150,7 +151,7 @@ public final class HypercallHandler {
         guard arguments.capacity >= 14 + tap.mtu, arguments.capacity <= 65536 else {
             throw HypercallRefusal(name, "buffer of \(arguments.capacity) bytes; it must hold \(14 + tap.mtu) ... 65536")
         }
-        let buffer = try memory.bytes(at: arguments.data, length: arguments.capacity)
+        let buffer = try memory.writableBytes(at: arguments.data, length: arguments.capacity)
         let received = read(tap.descriptor, buffer.baseAddress, buffer.count)
         if received > 0 {
             arguments.length = UInt64(received)
@@ -173,7 +174,9 @@ public final class HypercallHandler {
         guard !overflow, end <= disk.sectorCount else {
             throw HypercallRefusal(name, "sectors \(arguments.sector) + \(arguments.count) are past the disk's \(disk.sectorCount)")
         }
-        let buffer = try memory.bytes(at: arguments.data, length: arguments.count * DiskFile.sectorSize)
+        let length = arguments.count * DiskFile.sectorSize
+        let buffer = isWrite ? try memory.bytes(at: arguments.data, length: length)
+                             : try memory.writableBytes(at: arguments.data, length: length)
         let offset = off_t(arguments.sector * DiskFile.sectorSize)
         var done = 0
         while done < buffer.count {

@@ -82,6 +82,9 @@ public enum Monitor {
     /// ran, nothing is confined yet).
     public static func run(_ configuration: MonitorConfiguration, finish: (MonitorResult) -> Never) throws -> Never {
         let startNanoseconds = monotonicNanoseconds()
+        // A console reader that went away (`tessera-kvm ... | head -1`) must not kill the monitor:
+        // writes then fail with EPIPE, the output is dropped and the guest runs on.
+        signal(SIGPIPE, SIG_IGN)
         var phases = Phases(start: startNanoseconds, enabled: configuration.reportTiming)
         let (image, file) = try ELFImage.parse(contentsOf: configuration.imagePath, memorySize: configuration.memorySize)
         let tap = try configuration.tapName.map { try TapDevice(name: $0) }
@@ -99,7 +102,7 @@ public enum Monitor {
         try layout.write(into: machine.memory)
         try machine.prepareVCPU(entry: image.entry)
         phases.mark("guest memory loaded, vCPU registers set")
-        let handler = HypercallHandler(memory: machine.memory, consoleDescriptor: configuration.consoleDescriptor,
+        let handler = HypercallHandler(memory: machine.memory.protecting(image.readOnlyRanges), consoleDescriptor: configuration.consoleDescriptor,
                                        tap: tap, disk: disk)
 
         if configuration.seccomp {

@@ -7,7 +7,8 @@
 // standard error is read line by line and each crash-report address line ("  #0 0x…") gets the function
 // name from the debug image. The exit status is the monitor's: the guest's code, 139 for a crash or a
 // refused hypercall, 125 for a setup failure; 128 + N when the monitor died of signal N (31, SIGSYS,
-// means the seccomp filter stopped it).
+// means the seccomp filter stopped it). Ctrl-C, SIGTERM and SIGHUP stop the monitor (as QEMU's runner
+// does) and tessera exits 128 + that signal.
 
 import Foundation
 
@@ -28,7 +29,10 @@ public enum MonitorRunner {
         process.standardOutput = FileHandle.standardOutput
         let errors = Pipe()
         process.standardError = errors
+        let restoreSignals = catchStopSignals()
+        defer { restoreSignals() }
         try process.run()
+        forwardStopSignals(to: process.processIdentifier)
         let symbolizer = try? Symbolizer(image: debugImage)
         var pending = Data()
         let handle = errors.fileHandleForReading
@@ -48,6 +52,7 @@ public enum MonitorRunner {
         }
         if !pending.isEmpty { emit(pending) }
         process.waitUntilExit()
+        if stopSignal != 0 { return 128 + Int32(stopSignal) }            // Ctrl-C, SIGTERM: stopped on purpose
         if process.terminationReason == .uncaughtSignal {
             let signal = process.terminationStatus
             let hint = signal == SIGSYS ? " (SIGSYS: its seccomp filter stopped a system call it does not allow)" : ""

@@ -111,13 +111,40 @@ public struct RunResult {
     }
 }
 
-/// The running QEMU and the first stop signal received; written by the signal handler.
-nonisolated(unsafe) private var qemuPID: pid_t = 0
-nonisolated(unsafe) private var stopSignal: sig_atomic_t = 0
+/// The running VM process (QEMU or tessera-kvm) and the first stop signal received; written by the
+/// signal handler.
+nonisolated(unsafe) private var childPID: pid_t = 0
+nonisolated(unsafe) var stopSignal: sig_atomic_t = 0
 
 private func onStopSignal(_ number: Int32) {
     if stopSignal == 0 { stopSignal = number }
-    if qemuPID > 0 { kill(qemuPID, SIGTERM) }
+    if childPID > 0 { kill(childPID, SIGTERM) }
+}
+
+/// Stop signals stop the VM, never tessera alone. The handler only calls kill(2), which is
+/// async-signal-safe; the signals are unblocked explicitly because a parent (a test runner, a
+/// supervisor) may have started tessera with them blocked. Returns what restores the defaults.
+func catchStopSignals() -> () -> Void {
+    let stopSignals = [SIGINT, SIGTERM, SIGHUP]
+    stopSignal = 0
+    childPID = 0
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    for number in stopSignals {
+        sigaddset(&unblock, number)
+        signal(number, onStopSignal)
+    }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    return {
+        for number in stopSignals { signal(number, SIG_DFL) }
+        childPID = 0
+    }
+}
+
+/// The VM process is running: stop signals go to it from now on (and one that came before, now).
+func forwardStopSignals(to pid: pid_t) {
+    childPID = pid
+    if stopSignal != 0 { kill(pid, SIGTERM) }
 }
 
 public enum QEMURunner {
@@ -239,26 +266,10 @@ public enum QEMURunner {
         process.standardOutput = output
         process.standardError = FileHandle.standardError
 
-        // Stop signals stop the VM, never tessera alone. The handler only calls kill(2), which is
-        // async-signal-safe; the signals are unblocked explicitly because a parent (a test runner,
-        // a supervisor) may have started tessera with them blocked.
-        let stopSignals = [SIGINT, SIGTERM, SIGHUP]
-        stopSignal = 0
-        qemuPID = 0
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        for number in stopSignals {
-            sigaddset(&unblock, number)
-            signal(number, onStopSignal)
-        }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        defer {
-            for number in stopSignals { signal(number, SIG_DFL) }
-            qemuPID = 0
-        }
+        let restoreSignals = catchStopSignals()
+        defer { restoreSignals() }
         try process.run()
-        qemuPID = process.processIdentifier
-        if stopSignal != 0 { kill(qemuPID, SIGTERM) }          // a signal that came before the PID
+        forwardStopSignals(to: process.processIdentifier)
         options.onStart?(process.processIdentifier)
 
         let symbolizer = options.debugImage.flatMap { try? Symbolizer(image: $0) }

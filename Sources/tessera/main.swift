@@ -81,14 +81,17 @@ struct BuildOptions: ParsableArguments {
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile the micro-libraries a manifest selects and link the image.",
-        discussion: "Outputs go to DIR/.tessera/: NAME.elf (bootable), NAME.dbg.elf (with symbols), NAME.map, Wiring.swift.")
+        discussion: "Outputs go to DIR/.tessera/ (DIR/.tessera/platform-kvm/ for --platform kvm): NAME.elf (bootable), NAME.dbg.elf (with symbols), NAME.map, Wiring.swift.")
 
     @OptionGroup var options: BuildOptions
+
+    @Option(name: .long, help: "Build for this platform instead of the manifest's (qemu-microvm, qemu-pc, qemu-q35, kvm).")
+    var platform: String?
 
     func run() throws {
         do {
             let product = try makeBuilder(quiet: options.quiet, lto: options.lto)
-                .build(manifestPath: manifestPath(options.directory))
+                .build(manifestPath: manifestPath(options.directory), platform: platform)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: product.image.path)[.size] as? Int) ?? 0
             print("\(product.image.path) (\(bytes) bytes)")
         } catch {
@@ -140,6 +143,9 @@ struct Run: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
+        if let platform, !Manifest.platforms.contains(platform) {
+            throw ValidationError("unknown platform '\(platform)'; valid choices: \(Manifest.platforms.joined(separator: ", "))")
+        }
         do {
             let product = try makeBuilder(quiet: true, lto: options.lto).build(manifestPath: manifestPath(options.directory),
                                                                                platform: platform)

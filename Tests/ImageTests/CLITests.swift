@@ -116,7 +116,7 @@ extension ImageSuite {
         @Test func unknownPlatformIsAUsageError() throws {
             let result = try tessera(["run", "examples/hello", "--platform", "qemu-arm"])
             #expect(result.status == 64)
-            #expect(result.stderr.contains("valid choices: qemu-microvm, qemu-pc, qemu-q35"))
+            #expect(result.stderr.contains("valid choices: qemu-microvm, qemu-pc, qemu-q35, kvm"))
         }
 
         @Test func missingTapDeviceAndBadParametersAreClearErrors() throws {

@@ -22,6 +22,53 @@ enum MonitorHarness {
     static func run(_ arguments: [String]) throws -> CLIResult {
         try tessera(arguments, executable: executable)
     }
+
+    /// Tap networking needs root, /dev/net/tun and ip (iproute2).
+    static var tapAvailable: Bool {
+        getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/net/tun") && hostToolExists("ip")
+    }
+
+    /// `tessera run ARGS` in the background until its console shows `ready`; `stop` sends SIGTERM.
+    final class Server: @unchecked Sendable {
+        let process = Process()
+        let lock = NSLock()
+        var output = ""
+        let errors = Pipe()
+
+        init(_ arguments: [String], ready: String) throws {
+            process.executableURL = tesseraExecutable
+            process.arguments = arguments
+            process.currentDirectoryURL = ImageHarness.repository
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = errors
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let handle = out.fileHandleForReading
+            let seen = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async { [self] in
+                var signalled = false
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    let text = lock.withLock { output += String(decoding: chunk, as: UTF8.self); return output }
+                    if !signalled && text.contains(ready) { signalled = true; seen.signal() }
+                }
+                if !signalled { seen.signal() }
+            }
+            _ = seen.wait(timeout: .now() + 120)
+        }
+
+        var console: String { lock.withLock { output } }
+
+        /// SIGTERM, then the exit status and standard error.
+        func stop() -> (status: Int32, errors: String) {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return (process.terminationStatus, text)
+        }
+    }
 }
 
 extension ImageSuite {
@@ -103,6 +150,21 @@ extension ImageSuite {
             #expect(normal.status == 7 && normal.stdout.contains("Hello from Tessera!"), "stderr: \(normal.stderr)")
         }
 
+        @Test func aConsoleReaderThatWentAwayDoesNotKillTheMonitor() throws {
+            let image = try MonitorHarness.build(ImageHarness.example("hello")).image.path
+            let process = Process()
+            process.executableURL = MonitorHarness.executable
+            process.arguments = [image, "--", "3"]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try out.fileHandleForReading.close()                 // nobody will read the console
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit, "killed by signal \(process.terminationStatus)")
+            #expect(process.terminationStatus == 3)
+        }
+
         @Test func missingOrBusyDevicesAreRefusedBeforeBoot() throws {
             let image = try MonitorHarness.build(ImageHarness.example("hello")).image.path
             let noTap = try MonitorHarness.run(["--net", "tap:tsr-missing9", image])
@@ -123,6 +185,52 @@ extension ImageSuite {
             defer { try? FileManager.default.removeItem(at: odd) }
             let partial = try MonitorHarness.run(["--disk", odd.path, image])
             #expect(partial.status == 125 && partial.stderr.contains("multiple of 512"), "\(partial.stderr)")
+        }
+
+        @Test func blockDeviceReadsAndWritesTheDiskFile() throws {
+            let disk = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-disk-\(UUID().uuidString).img")
+            var content = Data("the first sector of a test disk\n".utf8)
+            content.append(Data(count: 1024 * 512 - content.count))
+            try content.write(to: disk)
+            defer { try? FileManager.default.removeItem(at: disk) }
+            let result = try tessera(["run", "Tests/ImageTests/Apps/disk", "--disk", disk.path])
+            #expect(result.status == 0, "stdout: \(result.stdout) stderr: \(result.stderr)")
+            #expect(result.stdout.contains("disk: 1024 sectors of 512 bytes"))
+            #expect(result.stdout.contains("sector 0: the first sector of a test disk"))
+            #expect(result.stdout.contains("disk: 300 sectors written and read back"))
+            #expect(result.stdout.contains("disk: read past the end refused; errors 1"))
+            // The host file holds what the guest wrote, and nothing past sector 300 changed.
+            let after = try Data(contentsOf: disk)
+            #expect(after.count == 1024 * 512)
+            #expect(after[512..<(512 + 32)] == Data("sector 1 written by tessera\n".utf8) + Data(count: 4))
+            #expect(after[(300 * 512)..<(300 * 512 + 30)] == Data("sector 300 written by tessera\n".utf8))
+            #expect(after[(301 * 512)...].allSatisfy { $0 == 0 })
+        }
+
+        @Test(.enabled(if: MonitorHarness.tapAvailable, "needs root, /dev/net/tun and ip"))
+        func httpdServesCurlAndWrkThroughTheMonitorsTap() throws {
+            let tap = "tsrk\(getpid() % 100_000)"
+            let subnet = "10.\(150 + getpid() % 100).\(getpid() % 250)"
+            _ = try runHostTool(["ip", "link", "delete", tap])
+            let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
+            #expect(setup.status == 0, "\(setup.output)")
+            defer { _ = try? runHostTool(["ip", "link", "delete", tap]) }
+            let server = try MonitorHarness.Server(["run", "examples/httpd", "--platform", "kvm", "--net", "tap:\(tap)",
+                                                    "-e", "ip=\(subnet).2/24", "-e", "gateway=\(subnet).1", "--", "--quiet"],
+                                                   ready: "httpd: serving")
+            #expect(server.console.contains("on \(subnet).2:80"), "\(server.console)")
+            let index = try Data(contentsOf: ImageHarness.example("httpd").appendingPathComponent("www/index.html"))
+            let get = try runHostTool(["curl", "-sS", "--max-time", "20", "http://\(subnet).2/"])
+            #expect(Data(get.output.utf8) == index)
+            let missing = try runHostTool(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "http://\(subnet).2/nothing-here"])
+            #expect(missing.output == "404")
+            if hostToolExists("wrk") {
+                let load = try runHostTool(["wrk", "-t1", "-c10", "-d2s", "http://\(subnet).2/"])
+                #expect(load.output.contains("Requests/sec"), "\(load.output)")
+                #expect(!load.output.contains("Non-2xx") && !load.output.contains("Socket errors"), "\(load.output)")
+            }
+            let (status, errors) = server.stop()
+            #expect(status == 128 + SIGTERM, "tessera run should stop the monitor and exit 143: \(status) \(errors)")
         }
 
         @Test func aGuestCrashIsReportedWithItsInstructionAndFunction() throws {

@@ -133,7 +133,7 @@ import TesseraKit
         try fixture.simpleLibrary("platform-q35", "requires: [platform-api]\nimplements: platform\ntype: Q35\n"
                                   + "machines: [qemu-q35]")
         let error = try #require(expectSingleError { try LibraryCatalog.load(searchPaths: [fixture.path("lib")]) })
-        #expect(error.message == "machine 'qemu-q35' is already claimed by platform library 'platform-pc'")
+        #expect(error.message == "machine 'qemu-q35' is already claimed for slot 'platform' by library 'platform-pc'")
         #expect(error.file == fixture.path("lib/platform-q35/library.yaml"))
     }
 }

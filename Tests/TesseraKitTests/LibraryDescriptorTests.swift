@@ -77,7 +77,7 @@ import TesseraKit
         let folder = try fixture.library("x", "name: x\nmodule: X\ndescription: d\ndepends: [y]\napi:\n  slot: s\n  protocol: P\n  defaults: z\n")
         let errors = expectDiagnostics { try LibraryDescriptor.load(directory: folder) }
         #expect(errors.map(\.message) == [
-            "unknown key 'depends'; valid keys: api, core, description, implements, machines, module, name, requires, type",
+            "unknown key 'depends'; valid keys: api, core, description, entry, implements, machines, module, name, requires, type",
             "unknown key 'defaults' in 'api'; valid keys: default, protocol, slot",
         ])
         #expect(errors.map(\.line) == [4, 8])
@@ -107,18 +107,36 @@ import TesseraKit
         #expect(errorB.line == 4)
     }
 
-    @Test func machinesOnlyOnPlatformLibrariesAndKnown() throws {
-        let notPlatform = try fixture.library("a", """
+    @Test func machinesOnlyOnImplementationsAndKnown() throws {
+        let notImplementation = try fixture.library("a", """
             name: a
             module: A
             description: d
-            implements: allocator
-            type: T
             machines: [qemu-microvm]
             """)
-        let error = try #require(expectSingleError { try LibraryDescriptor.load(directory: notPlatform) })
-        #expect(error.message == "'machines' is only valid with 'implements: platform'")
-        #expect(error.line == 6)
+        let error = try #require(expectSingleError { try LibraryDescriptor.load(directory: notImplementation) })
+        #expect(error.message == "'machines' is only valid with 'implements:' (a platform, or an implementation the platform's machines prefer)")
+        #expect(error.line == 4)
+        // An implementation of another slot may name machines: there it replaces the slot's default.
+        let preferred = try fixture.library("c", """
+            name: c
+            module: C
+            description: d
+            implements: console
+            type: T
+            machines: [kvm]
+            """)
+        #expect(try LibraryDescriptor.load(directory: preferred).machines == ["kvm"])
+        let entryOnConsole = try fixture.library("d", """
+            name: d
+            module: D
+            description: d
+            implements: console
+            type: T
+            entry: start
+            """)
+        let entryError = try #require(expectSingleError { try LibraryDescriptor.load(directory: entryOnConsole) })
+        #expect(entryError.message == "'entry' is only valid with 'implements: platform'")
 
         let unknownMachine = try fixture.library("b", """
             name: b
@@ -129,7 +147,7 @@ import TesseraKit
             machines: [qemu-microvm, firecracker]
             """)
         let machineError = try #require(expectSingleError { try LibraryDescriptor.load(directory: unknownMachine) })
-        #expect(machineError.message == "unknown machine 'firecracker'; valid machines: qemu-microvm, qemu-pc, qemu-q35")
+        #expect(machineError.message == "unknown machine 'firecracker'; valid machines: kvm, qemu-microvm, qemu-pc, qemu-q35")
         #expect((machineError.line, machineError.column) == (6, 26))
 
         let noMachines = try fixture.library("c", "name: c\nmodule: C\ndescription: d\nimplements: platform\ntype: T\n")

@@ -53,6 +53,20 @@ import TesseraKit
         #expect(errors.first?.file == fixture.path("lib/draft/library.yaml"))
     }
 
+    @Test func anImplementationNamingTheMachineReplacesTheDefaultThere() throws {
+        try fixture.simpleLibrary("platform-kvm", "requires: [platform-api, arch]\nimplements: platform\ntype: KVM\n"
+                                  + "machines: [kvm]\nentry: kvm_start")
+        try fixture.simpleLibrary("console-kvm", "requires: [console-api]\nimplements: console\ntype: KVMConsole\n"
+                                  + "machines: [kvm]")
+        let onMonitor = try resolve("platform: kvm\n")
+        #expect(onMonitor.bindingsBySlot["console"] == "console-kvm")
+        #expect(onMonitor.binding(for: "console")?.origin == .platform)
+        #expect(onMonitor.libraries.first { $0.name == "platform-kvm" }?.entry == "kvm_start")
+        #expect(try resolve().bindingsBySlot["console"] == "console-serial", "the default elsewhere")
+        #expect(try resolve("platform: kvm\nlibraries:\n  console: console-vga\n").bindingsBySlot["console"] == "console-vga",
+                "the manifest's choice wins")
+    }
+
     @Test func resolutionIsDeterministic() throws {
         let first = try resolve("use: [shell]\n").libraries.map(\.name)
         for _ in 0..<5 {
@@ -116,7 +130,7 @@ import TesseraKit
     @Test func platformUnderLibrariesPointsToTheTopLevelKey() throws {
         let error = try #require(expectSingleError { try resolve("libraries:\n  platform: platform-pc\n") })
         #expect(error.message == "the platform is not chosen under 'libraries:'; use the top-level key 'platform:' "
-                + "(valid: qemu-microvm, qemu-pc, qemu-q35)")
+                + "(valid: kvm, qemu-microvm, qemu-pc, qemu-q35)")
         #expect((error.line, error.column) == (4, 3))
     }
 

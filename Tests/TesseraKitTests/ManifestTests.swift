@@ -207,7 +207,7 @@ import TesseraKit
     @Test func unknownPlatformListsPlatforms() throws {
         let path = try fixture.app("name: hello\napp: {sources: [main.swift], type: Hello}\nplatform: firecracker\n")
         let error = try #require(expectSingleError { try Manifest.load(path: path) })
-        #expect(error.message == "unknown platform 'firecracker'; valid platforms: qemu-microvm, qemu-pc, qemu-q35")
+        #expect(error.message == "unknown platform 'firecracker'; valid platforms: kvm, qemu-microvm, qemu-pc, qemu-q35")
         #expect((error.line, error.column) == (3, 11))
     }
 
@@ -272,7 +272,7 @@ import TesseraKit
             app:
               sources: [missing.swift]
               type: Hello
-            platform: kvm
+            platform: firecracker
             memory: 0
             colour: blue
             """)

@@ -4,8 +4,10 @@
 // the monitor (the KVMMonitor host module). Change it only together with `version`.
 //
 // Guest state at entry (the ELF entry point, in 64-bit mode, CPL 3 with IOPL 3, interrupts off):
-//   - guest-physical = guest-virtual (identity map), 4 KiB pages below 2 MiB, 2 MiB pages above;
-//     page 0 is not mapped, the ELF segments carry their own permissions (W^X, NX), all else is RW+NX;
+//   - guest-physical = guest-virtual (identity map): 4 KiB pages in every 2 MiB chunk that holds page 0
+//     or part of the image, 2 MiB pages elsewhere; page 0 is not mapped, everything below 1 MiB (boot
+//     info, command line, descriptor and page tables) is read-only, each ELF segment has its own
+//     permissions (text R+X, rodata R, data R+W; never W+X), and all other memory is R+W, not executable;
 //   - %rdi = `bootInfoAddress`, where a `BootInfo` block sits (read-only to the guest);
 //   - %rsp = the top of guest memory (the guest normally switches to its own stack at once).
 // The guest runs in ring 3 inside its VM: privileged instructions (hlt, lidt, mov to CR, wrmsr) and any
@@ -30,7 +32,7 @@ public enum HypercallABI {
     /// Guest-physical layout below 1 MiB, owned by the monitor.
     public static let bootInfoAddress: UInt64 = 0x1000
     public static let commandLineAddress: UInt64 = 0x2000
-    public static let commandLineCapacity: UInt64 = 4096        // including the terminating NUL
+    public static let commandLineCapacity: UInt64 = 4096        // the line is at most 4095 bytes
     public static let pageTablesAddress: UInt64 = 0x3000        // GDT, then PML4, PDPT, directories, tables
     /// ELF segments must load at or above this address.
     public static let kernelBase: UInt64 = 0x10_0000
@@ -74,13 +76,13 @@ public enum HypercallResult {
 }
 
 /// What the monitor tells the guest at entry. Read-only to the guest.
-public struct BootInfo {
+public struct BootInfo: BitwiseCopyable {
     public var magic: UInt64 = 0                 // HypercallABI.bootInfoMagic
     public var version: UInt64 = 0               // HypercallABI.version
     public var memorySize: UInt64 = 0            // bytes of guest RAM, from address 0
     public var kernelEnd: UInt64 = 0             // first byte above the highest loaded segment (page-aligned)
     public var tscFrequency: UInt64 = 0          // Hz; 0 when the host could not tell
-    public var commandLine: UInt64 = 0           // guest address of the command line (not NUL-terminated)
+    public var commandLine: UInt64 = 0           // guest address of the command line (its bytes only, no NUL)
     public var commandLineLength: UInt64 = 0
     public var netMTU: UInt64 = 0                // 0: no network device attached
     public var netMAC: UInt64 = 0                // 6 bytes, first octet in the lowest byte
@@ -91,7 +93,7 @@ public struct BootInfo {
 }
 
 /// console-write: writes `length` bytes (at most `maximumLength`) to the console.
-public struct ConsoleWriteArguments {
+public struct ConsoleWriteArguments: BitwiseCopyable {
     public var data: UInt64 = 0                  // in
     public var length: UInt64 = 0                // in
     public static let maximumLength: UInt64 = 64 * 1024
@@ -99,14 +101,14 @@ public struct ConsoleWriteArguments {
 }
 
 /// wall-time: the host's real time.
-public struct WallTimeArguments {
+public struct WallTimeArguments: BitwiseCopyable {
     public var nanoseconds: UInt64 = 0           // out: since 1970-01-01 00:00 UTC
     public init() {}
 }
 
 /// poll: waits until a device has input or `timeout` nanoseconds have passed (0: just look;
 /// UInt64.max: no timeout). The guest's idle path.
-public struct PollArguments {
+public struct PollArguments: BitwiseCopyable {
     public var timeout: UInt64 = 0               // in: nanoseconds
     public var ready: UInt64 = 0                 // out: bit 0 set = net-read has a frame
     public static let netReady: UInt64 = 1
@@ -114,7 +116,7 @@ public struct PollArguments {
 }
 
 /// net-write: sends one Ethernet frame (14 ... 14 + MTU bytes).
-public struct NetWriteArguments {
+public struct NetWriteArguments: BitwiseCopyable {
     public var data: UInt64 = 0                  // in
     public var length: UInt64 = 0                // in
     public var result: UInt64 = 0                // out: ok or deviceError
@@ -122,7 +124,7 @@ public struct NetWriteArguments {
 }
 
 /// net-read: receives one Ethernet frame into `data`, which must hold 14 + MTU bytes.
-public struct NetReadArguments {
+public struct NetReadArguments: BitwiseCopyable {
     public var data: UInt64 = 0                  // in
     public var capacity: UInt64 = 0              // in
     public var length: UInt64 = 0                // out: the frame's length
@@ -131,7 +133,7 @@ public struct NetReadArguments {
 }
 
 /// block-write / block-read: transfers `count` whole sectors starting at `sector`.
-public struct BlockArguments {
+public struct BlockArguments: BitwiseCopyable {
     public var sector: UInt64 = 0                // in
     public var count: UInt64 = 0                 // in: sectors, 1 ... maximumCount
     public var data: UInt64 = 0                  // in: count × sector size bytes
@@ -141,7 +143,7 @@ public struct BlockArguments {
 }
 
 /// halt: ends the guest; `tessera run` exits with `exitCode` (0-255).
-public struct HaltArguments {
+public struct HaltArguments: BitwiseCopyable {
     public var exitCode: UInt64 = 0              // in
     public init() {}
 }
