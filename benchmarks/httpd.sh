@@ -3,6 +3,8 @@
 # Tessera image and, in the same run with the same wrk settings, against nginx from Debian on the host
 # serving the same folder (the ratio is the figure); the image size; the smallest -m that serves.
 # Run from the repository root as root (for the tap device):  bash benchmarks/httpd.sh
+# PLATFORMS (default "qemu-microvm", plus "kvm" when /dev/kvm and a tap device are usable) lists the
+# platforms measured in the same run: qemu-microvm boots under QEMU, kvm on Tessera's own monitor.
 # Without root it uses QEMU user networking (-p) instead of a tap device and says so.
 # Scratch files go to a temporary directory; the tap device and nginx are removed on exit.
 set -euo pipefail
@@ -33,6 +35,7 @@ log() { echo "$*" >&2; }
 
 log "== swift build; $TESSERA build $APP"
 swift build --product tessera >&2
+swift build --product tessera-kvm >&2
 "$TESSERA" build -q "$APP" >&2
 
 # ---- network: a tap device when we may, else user networking with a forwarded port --------------
@@ -44,14 +47,17 @@ if [[ $(id -u) -eq 0 && -e /dev/net/tun ]]; then
     NETWORK="tap ($TAP, guest $SUBNET.2)"
     RUN_NET=(--net tap:$TAP -e ip=$SUBNET.2/24 -e gateway=$SUBNET.1)
     URL=http://$SUBNET.2/
+    [[ -r /dev/kvm && -w /dev/kvm ]] && DEFAULT_PLATFORMS="qemu-microvm kvm"
 else
     NETWORK="QEMU user networking (-p 18080:80; not root, so no tap device)"
     RUN_NET=(-p 18080:80)
     URL=http://127.0.0.1:18080/
 fi
 
-start_httpd() {  # $1: memory; prints nothing; waits until the page is served
-    "$TESSERA" run "$APP" -m "$1" "${RUN_NET[@]}" -- --quiet >"$TMP/httpd.log" 2>&1 &
+PLATFORMS=${PLATFORMS:-${DEFAULT_PLATFORMS:-qemu-microvm}}
+PLATFORM=qemu-microvm
+start_httpd() {  # $1: memory; prints nothing; waits until the page is served (on $PLATFORM)
+    "$TESSERA" run "$APP" --platform "$PLATFORM" -m "$1" "${RUN_NET[@]}" -- --quiet >"$TMP/httpd.log" 2>&1 &
     HTTPD=$!
     PIDS+=($HTTPD)
     for _ in $(seq 1 150); do
@@ -87,20 +93,26 @@ wrk_rate() {  # $1: connections, $2: url -> requests/s
     awk '/Requests\/sec/ { print $2 }' "$TMP/wrk.txt"
 }
 
-log "== throughput: wrk -t2 -d${DURATION}s, connections: $CONNECTIONS; network: $NETWORK"
-start_httpd 8M || { cat "$TMP/httpd.log" >&2; exit 1; }
-BYTES=$(curl -s "$URL" | wc -c)
 ROWS=()
-for c in $CONNECTIONS; do
-    tessera_rate=$(wrk_rate "$c" "$URL")
-    nginx_rate=$(wrk_rate "$c" "http://127.0.0.1:$NGINX_PORT/")
-    ratio=$(awk -v a="$tessera_rate" -v b="$nginx_rate" 'BEGIN { printf "%.3f", a / b }')
-    ROWS+=("| wrk -t2 -c$c -d${DURATION}s, $BYTES-byte page | $tessera_rate req/s | $nginx_rate req/s | $ratio |")
-    log "   c=$c: tessera $tessera_rate, nginx $nginx_rate, ratio $ratio"
+ACCELERATORS=()
+for PLATFORM in $PLATFORMS; do
+    log "== $PLATFORM: throughput: wrk -t2 -d${DURATION}s, connections: $CONNECTIONS; network: $NETWORK"
+    start_httpd 8M || { cat "$TMP/httpd.log" >&2; exit 1; }
+    BYTES=$(curl -s "$URL" | wc -c)
+    if [[ $PLATFORM == kvm ]]; then ACCELERATORS+=("kvm: Tessera's monitor");
+    else ACCELERATORS+=("$PLATFORM: $(grep -q 'TCG' "$TMP/httpd.log" && echo TCG || echo KVM)"); fi
+    for c in $CONNECTIONS; do
+        tessera_rate=$(wrk_rate "$c" "$URL")
+        nginx_rate=$(wrk_rate "$c" "http://127.0.0.1:$NGINX_PORT/")
+        ratio=$(awk -v a="$tessera_rate" -v b="$nginx_rate" 'BEGIN { printf "%.3f", a / b }')
+        ROWS+=("| $PLATFORM: wrk -t2 -c$c -d${DURATION}s, $BYTES-byte page | $tessera_rate req/s | $nginx_rate req/s | $ratio |")
+        log "   c=$c: tessera $tessera_rate, nginx $nginx_rate, ratio $ratio"
+    done
+    stop_httpd
 done
-stop_httpd
+PLATFORM=${PLATFORMS%% *}
 
-# ---- size and the smallest memory that serves (64 KiB steps, bisection) -----------------------
+# ---- size and the smallest memory that serves (64 KiB steps, bisection), first platform -------
 IMAGE_BYTES=$(stat -c %s "$APP/.tessera/httpd.elf")
 serves() {  # $1: memory in KiB
     start_httpd "${1}K" || { stop_httpd; return 1; }
@@ -118,11 +130,11 @@ while (( high - low > 64 )); do
 done
 
 echo
-echo "Date: $(date +%F); network: $NETWORK; $(nproc) cores; accelerator: $(grep -q 'TCG' "$TMP/httpd.log" && echo TCG || echo KVM)"
-echo "Command: bash benchmarks/httpd.sh (DURATION=$DURATION CONNECTIONS=\"$CONNECTIONS\")"
+echo "Date: $(date +%F); network: $NETWORK; $(nproc) cores; $(IFS=';'; echo "${ACCELERATORS[*]}")"
+echo "Command: bash benchmarks/httpd.sh (DURATION=$DURATION CONNECTIONS=\"$CONNECTIONS\" PLATFORMS=\"$PLATFORMS\")"
 echo
 echo "| Measure | Tessera httpd | nginx on the host (1 worker) | Ratio |"
 echo "|---|---|---|---|"
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo "| Image size (httpd.elf, stripped, 3 files embedded) | $IMAGE_BYTES bytes | — | — |"
-echo "| Smallest -m that serves the page (64 KiB steps) | ${high}K | — | — |"
+echo "| Smallest -m that serves the page on $PLATFORM (64 KiB steps) | ${high}K | — | — |"

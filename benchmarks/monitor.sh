@@ -27,8 +27,8 @@ log() { echo "$*" >&2; }
 log "== builds"
 swift build --product tessera >&2
 swift build -c release --product tessera-kvm >&2
-"$TESSERA" build "$APP" --platform kvm -q
-"$TESSERA" build "$APP" --platform qemu-microvm -q
+"$TESSERA" build "$APP" --platform kvm -q >&2
+"$TESSERA" build "$APP" --platform qemu-microvm -q >&2
 KVM_IMAGE=$APP/.tessera/platform-kvm/hello.elf
 QEMU_IMAGE=$APP/.tessera/hello.elf
 
@@ -49,12 +49,12 @@ hyperfine -N -i --warmup 3 --runs "$RUNS" --export-json "$TMP/launch.json" \
     -n tessera-kvm "$MONITOR_COMMAND" -n "qemu microvm" "$QEMU_COMMAND" >&2
 
 log "== peak RSS, 5 runs each"
-rss() { for _ in 1 2 3 4 5; do /usr/bin/time -f %M -o "$TMP/rss" "$@" >/dev/null 2>&1 || true; cat "$TMP/rss"; done | sort -n | sed -n 3p; }
+rss() { for _ in 1 2 3 4 5; do /usr/bin/time -f %M -o "$TMP/rss" "$@" >/dev/null 2>&1 || true; tail -n 1 "$TMP/rss"; done | sort -n | sed -n 3p; }
 MONITOR_RSS=$(rss $MONITOR -m 2M "$KVM_IMAGE" -- 3)
 QEMU_RSS=$(rss sh -c "$QEMU_COMMAND")
 
 log "== monitor phases"
-PHASES=$($MONITOR --timing -m 2M "$KVM_IMAGE" -- 3 2>&1 >/dev/null | sed 's/^tessera-kvm: timing: /    /')
+PHASES=$( { $MONITOR --timing -m 2M "$KVM_IMAGE" -- 3 2>&1 >/dev/null || true; } | sed 's/^tessera-kvm: timing: /    /')
 
 count() { cat "$@" | grep -v '^\s*$' | grep -v '^\s*//' | grep -v '^\s*/\?\*' | wc -l; }
 MONITOR_FILES="Sources/KVMMonitor/*.swift Sources/tessera-kvm/main.swift Sources/CKVM/CKVM.c Sources/CKVM/include/CKVM.h"

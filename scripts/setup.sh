@@ -20,8 +20,9 @@ if [ -n "$missing" ]; then
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift not found: install a Swift 6.x toolchain and put it on PATH" >&2; exit 1; }
 
-echo "setup: building the tessera CLI"
+echo "setup: building the tessera CLI and the KVM monitor (tessera-kvm)"
 swift build --product tessera
+swift build --product tessera-kvm
 echo "setup: booting examples/hello with argument 7 (it exits with 7)"
 set +e
 .build/debug/tessera run examples/hello -- 7 "from the setup script"
@@ -31,4 +32,17 @@ if [ "$status" -ne 7 ]; then
     echo "setup: hello exited with $status instead of 7" >&2
     exit 1
 fi
-echo "setup: ok — the CLI is at .build/debug/tessera"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    echo "setup: booting examples/hello on Tessera's own KVM monitor (it exits with 3)"
+    set +e
+    .build/debug/tessera run examples/hello --platform kvm -- 3 "on the monitor"
+    status=$?
+    set -e
+    if [ "$status" -ne 3 ]; then
+        echo "setup: hello on the monitor exited with $status instead of 3" >&2
+        exit 1
+    fi
+else
+    echo "setup: /dev/kvm is not usable here: skipping the KVM monitor's boot (QEMU runs under TCG)"
+fi
+echo "setup: ok — the CLI is at .build/debug/tessera, the monitor at .build/debug/tessera-kvm"
