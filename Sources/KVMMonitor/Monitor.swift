@@ -25,6 +25,9 @@ public struct MonitorConfiguration {
     public var commandLine: String
     public var tapName: String?
     public var diskPath: String?
+    /// The image's names for its devices (the manifest's `devices:`), used in messages.
+    public var netDeviceName = "net"
+    public var blockDeviceName = "disk"
     public var seccomp = true
     /// A self-test of confinement: after installing the filter, attempt a forbidden call (openat).
     public var attemptForbiddenCall = false
@@ -87,8 +90,17 @@ public enum Monitor {
         signal(SIGPIPE, SIG_IGN)
         var phases = Phases(start: startNanoseconds, enabled: configuration.reportTiming)
         let (image, file) = try ELFImage.parse(contentsOf: configuration.imagePath, memorySize: configuration.memorySize)
-        let tap = try configuration.tapName.map { try TapDevice(name: $0) }
-        let disk = try configuration.diskPath.map { try DiskFile(path: $0) }
+        let tap: TapDevice?, disk: DiskFile?
+        do {
+            tap = try configuration.tapName.map { try TapDevice(name: $0) }
+        } catch {
+            throw DeviceError("network device '\(configuration.netDeviceName)': \(error)")
+        }
+        do {
+            disk = try configuration.diskPath.map { try DiskFile(path: $0) }
+        } catch {
+            throw DeviceError("block device '\(configuration.blockDeviceName)': \(error)")
+        }
 
         phases.mark("image read and checked, devices attached")
         let machine = try VirtualMachine(memorySize: configuration.memorySize, device: configuration.kvmDevice)

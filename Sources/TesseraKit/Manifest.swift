@@ -22,7 +22,7 @@ public struct Manifest: Sendable {
     public static let defaultMemory: UInt64 = 8 << 20
     /// The top-level keys, in documentation order.
     public static let keys = ["name", "app", "platform", "memory", "arguments", "parameters", "libraries", "use",
-                              "library-paths", "files"]
+                              "library-paths", "files", "devices"]
     static let appKeys = ["sources", "type"]
 
     public struct App: Sendable {
@@ -63,6 +63,9 @@ public struct Manifest: Sendable {
     public var use: [Located<String>]
     /// `library-paths` joined to the manifest's folder, in manifest order (searched before built-ins).
     public var libraryPaths: [String]
+    /// `devices:`: the host devices the image expects attached, by name (`service: net`, `data: block`).
+    /// Empty when the manifest declares none (then the slots imply them: see `DeviceAttachments`).
+    public var devices: [DeviceDeclaration]
     /// `files:` as written, with its location; nil when the manifest embeds no files.
     public var filesFolder: Located<String>?
     /// The files `files:` embeds, as scanned when the manifest was loaded; nil without `files:`.
@@ -206,6 +209,27 @@ public struct Manifest: Sendable {
             }
         }
 
+        devices = []
+        if let node = fields["devices"], let pairs = reader.stringMapping(node, key: "devices") {
+            for pair in pairs {
+                let name = pair.key.value
+                guard let kind = DeviceDeclaration.Kind(rawValue: pair.value.value) else {
+                    reader.diagnostics.error("unknown device kind '\(pair.value.value)' for device '\(name)'; valid kinds: block, net",
+                                             at: pair.value.location)
+                    continue
+                }
+                if !DeviceDeclaration.isValidName(name) {
+                    reader.diagnostics.error("invalid device name '\(name)'; use 1-15 lowercase letters, digits and '-'",
+                                             at: pair.key.location)
+                } else if devices.contains(where: { $0.kind == kind }) {
+                    reader.diagnostics.error("a second \(kind.rawValue) device '\(name)': images have at most one network and one block device for now",
+                                             at: pair.key.location)
+                } else {
+                    devices.append(DeviceDeclaration(name: name, kind: kind, location: pair.key.location))
+                }
+            }
+        }
+
         filesFolder = nil
         files = nil
         if let node = fields["files"], let value = reader.string(node, key: "files") {
@@ -269,3 +293,25 @@ public struct Manifest: Sendable {
         return overflow ? nil : bytes
     }
 }
+
+/// One device a manifest declares under `devices:`.
+public struct DeviceDeclaration: Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        case net, block
+    }
+    public var name: String
+    public var kind: Kind
+    public var location: FileLocation
+
+    public init(name: String, kind: Kind, location: FileLocation) {
+        self.name = name
+        self.kind = kind
+        self.location = location
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 15
+            && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+    }
+}
+

@@ -1,7 +1,9 @@
 // tessera-kvm: Tessera's minimal KVM monitor as a standalone program (what `tessera run --platform kvm`
 // runs in-process). No Foundation and no argument-parsing library: it starts in a millisecond.
 //
-//   tessera-kvm [-m SIZE] [--net tap:NAME] [--disk FILE] [-e NAME=VALUE]... IMAGE [-- ARG...]
+//   tessera-kvm [-m SIZE] [--net [DEVICE=]tap:NAME] [--disk FILE | --block DEVICE=FILE] [-e NAME=VALUE]...
+//               IMAGE [-- ARG...]
+// DEVICE names the image's device (the manifest's `devices:`), for messages.
 //
 // Exit status: the guest's exit code (0-255); 139 when the guest crashed or broke the hypercall ABI;
 // 125 when the monitor could not start the guest; 2 for a usage error.
@@ -26,10 +28,11 @@ func fail(_ message: String, status: Int32) -> Never {
 }
 
 let usage = """
-    usage: tessera-kvm [-m SIZE] [--net tap:NAME] [--disk FILE] [-e NAME=VALUE]... [--timing] [--no-seccomp] IMAGE [-- ARG...]
+    usage: tessera-kvm [-m SIZE] [--net [DEVICE=]tap:NAME] [--disk FILE | --block DEVICE=FILE] [-e NAME=VALUE]... [--timing] [--no-seccomp] IMAGE [-- ARG...]
       -m SIZE          guest memory, e.g. 2M, 512K, 1G (default 2M)
-      --net tap:NAME   attach the host tap device NAME as the guest's network
-      --disk FILE      attach FILE (whole 512-byte sectors) as the guest's block device
+      --net [DEVICE=]tap:NAME   attach the host tap device NAME as the guest's network device
+      --disk FILE, --block DEVICE=FILE
+                       attach FILE (whole 512-byte sectors) as the guest's block device
       -e NAME=VALUE    a kernel parameter (repeatable)
       --timing         print how long each setup phase took
       --no-seccomp     do not confine the run loop (debugging only)
@@ -42,6 +45,8 @@ var imagePath: String?
 var appArguments: [String] = []
 var tap: String?
 var disk: String?
+var netName = "net"
+var blockName = "disk"
 var seccomp = true
 var attemptForbiddenCall = false
 var timing = false
@@ -60,9 +65,20 @@ while !arguments.isEmpty {
         memory = size
     case "--net":
         let text = value(after: argument)
-        guard text.hasPrefix("tap:") else { fail("--net takes tap:NAME, not '\(text)'", status: 2) }
-        tap = String(text.dropFirst(4))
+        var rest = Substring(text)
+        if let equals = text.firstIndex(of: "="), text[text.index(after: equals)...].hasPrefix("tap:") {
+            netName = String(text[..<equals])
+            rest = text[text.index(after: equals)...]
+        }
+        guard rest.hasPrefix("tap:"), rest.count > 4 else { fail("--net takes [DEVICE=]tap:NAME, not '\(text)'", status: 2) }
+        tap = String(rest.dropFirst(4))
     case "--disk": disk = value(after: argument)
+    case "--block":
+        let text = value(after: argument)
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex,
+              text.index(after: equals) != text.endIndex else { fail("--block takes DEVICE=FILE, not '\(text)'", status: 2) }
+        blockName = String(text[..<equals])
+        disk = String(text[text.index(after: equals)...])
     case "-e": parameters.append(value(after: argument))
     case "--no-seccomp": seccomp = false
     case "--timing": timing = true
@@ -85,6 +101,8 @@ var configuration = MonitorConfiguration(
     commandLine: GuestCommandLine.make(kernel: parameters, arguments: appArguments))
 configuration.tapName = tap
 configuration.diskPath = disk
+configuration.netDeviceName = netName
+configuration.blockDeviceName = blockName
 configuration.seccomp = seccomp
 configuration.attemptForbiddenCall = attemptForbiddenCall
 configuration.reportTiming = timing

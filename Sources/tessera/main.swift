@@ -115,8 +115,8 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "qemu-microvm, qemu-pc, qemu-q35 or kvm (Tessera's own KVM monitor; default: the manifest's platform).")
     var platform: String?
 
-    @Option(name: .long, help: "Attach FILE as the guest's block device (--platform kvm; whole 512-byte sectors).")
-    var disk: String?
+    @Option(name: .long, help: "Attach FILE as the guest's block device: FILE or DEVICE=FILE, DEVICE as the manifest's `devices:` names it (--platform kvm; whole 512-byte sectors).")
+    var disk: [String] = []
 
     @Option(name: .shortAndLong, help: "Guest memory, e.g. 2M, 512K, 1G (default: the manifest's memory).")
     var memory: String?
@@ -127,8 +127,8 @@ struct Run: ParsableCommand {
     @Option(name: .short, help: "Forward HOST:GUEST[/udp|/tcp] from 127.0.0.1 to the guest (repeatable; TCP by default).")
     var publish: [String] = []
 
-    @Option(name: .long, help: "Network: 'user' (QEMU user networking, the default; -p forwards ports) or 'tap:NAME' (an existing host tap device).")
-    var net: String = "user"
+    @Option(name: .long, help: "Network: 'user' (QEMU user networking, the default on QEMU; -p forwards ports) or 'tap:NAME' / 'DEVICE=tap:NAME' (an existing host tap device; the only network under --platform kvm).")
+    var net: [String] = []
 
     @Option(name: .short, help: "Set a kernel parameter NAME=VALUE (repeatable), e.g. -e ip=10.77.0.2/24 -e gateway=10.77.0.1.")
     var environment: [String] = []
@@ -152,7 +152,18 @@ struct Run: ParsableCommand {
             let manifest = product.resolved.manifest
             let platformName = manifest.platform
             if platformName == "kvm" { throw ExitCode(try runOnMonitor(product)) }
-            if disk != nil { throw ValidationError("--disk needs --platform kvm (QEMU platforms have no block device yet)") }
+            let declared = DeviceAttachments.declared(by: product.resolved)
+            if let block = declared.first(where: { $0.kind == .block }) {
+                throw ValidationError("the image's block device '\(block.name)' needs --platform kvm (QEMU platforms have no block device driver yet)")
+            }
+            if !disk.isEmpty { throw ValidationError("--disk needs --platform kvm (QEMU platforms have no block device yet)") }
+            let attachments: DeviceAttachments
+            do {
+                attachments = try DeviceAttachments.resolve(declared: declared, net: net.filter { $0 != "user" }, disk: [],
+                                                            requireAll: false)
+            } catch {
+                throw ValidationError(error.description)
+            }
             guard let machine = Machine(rawValue: platformName) else {
                 throw ValidationError("unknown platform '\(platformName)'; valid choices: \(Machine.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -183,14 +194,11 @@ struct Run: ParsableCommand {
                 }
                 runOptions.portForwards.append(forward)
             }
-            if net.hasPrefix("tap:") {
-                let name = String(net.dropFirst(4))
-                guard !name.isEmpty, name.utf8.count <= 15, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-                    throw ValidationError("invalid tap device name in --net '\(net)'; use tap:NAME, e.g. --net tap:tessera0")
+            if let (_, name) = attachments.net {
+                guard name.utf8.count <= 15, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                    throw ValidationError("invalid tap device name '\(name)' in --net; use tap:NAME, e.g. --net tap:tessera0")
                 }
                 runOptions.tapDevice = name
-            } else if net != "user" {
-                throw ValidationError("unknown --net '\(net)'; use 'user' or 'tap:NAME'")
             }
             // The manifest's parameters first: a later word wins, so -e overrides them.
             runOptions.kernelParameters = manifest.parameters
@@ -245,14 +253,18 @@ extension Run {
         }
         if bootStats { parameters.append("tessera.bootstats") }
         var monitorArguments = ["-m", String(memoryBytes)]
-        if net.hasPrefix("tap:") {
-            monitorArguments += ["--net", net]
-        } else if net != "user" {
-            throw ValidationError("unknown --net '\(net)'; use 'tap:NAME'")
-        } else if product.resolved.binding(for: "net-device") != nil {
-            throw ValidationError("under --platform kvm the network is a tap device: add --net tap:NAME")
+        if net.contains("user") {
+            throw ValidationError("--net user is QEMU's user networking; under --platform kvm the network is a tap device: --net tap:NAME")
         }
-        if let disk { monitorArguments += ["--disk", disk] }
+        let attachments: DeviceAttachments
+        do {
+            attachments = try DeviceAttachments.resolve(declared: DeviceAttachments.declared(by: product.resolved),
+                                                        net: net, disk: disk, requireAll: true)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let (device, tap) = attachments.net { monitorArguments += ["--net", "\(device)=tap:\(tap)"] }
+        if let (device, file) = attachments.block { monitorArguments += ["--block", "\(device)=\(file)"] }
         for parameter in parameters { monitorArguments += ["-e", parameter] }
         monitorArguments += [product.image.path, "--"] + (arguments.isEmpty ? manifest.arguments : arguments)
         return try MonitorRunner.run(arguments: monitorArguments, debugImage: product.debugImage)

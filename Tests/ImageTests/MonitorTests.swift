@@ -193,7 +193,10 @@ extension ImageSuite {
             content.append(Data(count: 1024 * 512 - content.count))
             try content.write(to: disk)
             defer { try? FileManager.default.removeItem(at: disk) }
-            let result = try tessera(["run", "Tests/ImageTests/Apps/disk", "--disk", disk.path])
+            let unattached = try tessera(["run", "Tests/ImageTests/Apps/disk"])
+            #expect(unattached.status == 64 && unattached.stderr.contains("the image's block device 'data' is not attached: add --disk data=FILE"),
+                    "\(unattached.stderr)")
+            let result = try tessera(["run", "Tests/ImageTests/Apps/disk", "--disk", "data=" + disk.path])
             #expect(result.status == 0, "stdout: \(result.stdout) stderr: \(result.stderr)")
             #expect(result.stdout.contains("disk: 1024 sectors of 512 bytes"))
             #expect(result.stdout.contains("sector 0: the first sector of a test disk"))
@@ -231,6 +234,25 @@ extension ImageSuite {
             }
             let (status, errors) = server.stop()
             #expect(status == 128 + SIGTERM, "tessera run should stop the monitor and exit 143: \(status) \(errors)")
+        }
+
+        @Test(.enabled(if: MonitorHarness.tapAvailable && hostToolExists("redis-cli"), "needs root, /dev/net/tun, ip and redis-cli"))
+        func kvAnswersRedisCliAndServesMetricsThroughTheMonitorsTap() throws {
+            let tap = "tsrv\(getpid() % 100_000)"
+            let subnet = "10.\(150 + getpid() % 100).\((getpid() + 1) % 250)"
+            _ = try runHostTool(["ip", "link", "delete", tap])
+            let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
+            #expect(setup.status == 0, "\(setup.output)")
+            defer { _ = try? runHostTool(["ip", "link", "delete", tap]) }
+            let server = try MonitorHarness.Server(["run", "examples/kv", "--platform", "kvm", "--net", "tap:\(tap)",
+                                                    "-e", "ip=\(subnet).2/24", "-e", "gateway=\(subnet).1"],
+                                                   ready: "kv: ready")
+            let session = try runHostTool(["sh", "-c", "redis-cli -h \(subnet).2 set greeting hello && redis-cli -h \(subnet).2 get greeting && redis-cli -h \(subnet).2 incrby counter 41 && redis-cli -h \(subnet).2 incr counter"])
+            #expect(session.output == "OK\nhello\n41\n42\n", "\(session.output) \(server.console)")
+            let metrics = try runHostTool(["curl", "-sS", "--max-time", "20", "http://\(subnet).2:9100/metrics"])
+            #expect(metrics.output.contains("tessera_uptime_seconds "), "\(metrics.output.prefix(300))")
+            let (status, errors) = server.stop()
+            #expect(status == 128 + SIGTERM, "\(status) \(errors)")
         }
 
         @Test func aGuestCrashIsReportedWithItsInstructionAndFunction() throws {

@@ -86,7 +86,7 @@ import TesseraKit
         let path = try fixture.app("name: hello\napp: {sources: [main.swift], type: Hello}\nplatfrom: qemu-pc\n")
         let error = try #require(expectSingleError { try Manifest.load(path: path) })
         #expect((error.line, error.column) == (3, 1))
-        #expect(error.message == "unknown key 'platfrom'; valid keys: app, arguments, files, libraries, library-paths, "
+        #expect(error.message == "unknown key 'platfrom'; valid keys: app, arguments, devices, files, libraries, library-paths, "
                 + "memory, name, parameters, platform, use")
     }
 
