@@ -28,6 +28,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TesseraKit", dependencies: [
+            "BootArguments",
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -35,7 +36,7 @@ let package = Package(
         // executable. The ABI file is shared with the guest's platform-kvm library.
         .target(name: "CKVM"),
         .target(name: "HypercallABI", path: "lib/hypercall-abi", exclude: ["library.yaml"]),
-        .target(name: "KVMMonitor", dependencies: ["CKVM", "HypercallABI"]),
+        .target(name: "KVMMonitor", dependencies: ["CKVM", "HypercallABI", "BootArguments"]),
         // Linked fully statically (Swift runtime and glibc): no dynamic loader at launch, which saved
         // about 1 ms of the 3 ms launch-to-exit (benchmarks/monitor.sh).
         .executableTarget(name: "tessera-kvm", dependencies: ["KVMMonitor"],

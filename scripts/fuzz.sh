@@ -60,6 +60,11 @@ module_sources() {
         HTTP) echo lib/http/*.swift ;;
         RESP) echo lib/resp/*.swift ;;
         BootArguments) echo lib/boot-arguments/*.swift ;;
+        HypercallABI) echo lib/hypercall-abi/*.swift ;;
+        # The KVM monitor's checks of untrusted input that need no /dev/kvm: the ELF loader, guest-memory
+        # ranges and the boot layout (the rest of the module talks to the kernel through CKVM).
+        KVMMonitor) echo Sources/KVMMonitor/ELFLoader.swift Sources/KVMMonitor/GuestMemory.swift \
+                         Sources/KVMMonitor/BootLayout.swift ;;
         PCILogic) echo lib/pci/PCIAddress.swift lib/pci/PCIBAR.swift lib/pci/PCICapabilities.swift \
                        lib/pci/PCIConfigurationSpace.swift ;;
         *) return 1 ;;
@@ -69,6 +74,7 @@ module_dependencies() {
     case $1 in
         NetDeviceAPI|DNSClient|NetTCP) echo NetWire ;;
         NetInterface) echo NetDeviceAPI NetWire ;;
+        KVMMonitor) echo HypercallABI ;;
         *) echo ;;
     esac
 }

@@ -17,7 +17,6 @@ public struct DeviceError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-func systemError(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
 /// A tap device attached to the guest's network.
 public final class TapDevice {

@@ -19,6 +19,9 @@ import Glibc
 #endif
 import HypercallABI
 
+/// errno's text, for messages.
+func systemError(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
 /// One PT_LOAD segment: `fileSize` bytes from `fileOffset` go to guest-physical `address`, followed by
 /// `memorySize - fileSize` zero bytes.
 public struct LoadableSegment: Equatable {

@@ -1,24 +1,14 @@
-// GuestCommandLine: the kernel command line the monitor passes in the boot-info block, and the memory
-// sizes its options take. Same format as the QEMU runner's -append: kernel parameters, `--`, the app's
-// arguments; a word with spaces, tabs, line breaks, quotes or backslashes (or an empty word, or a
-// literal `--`) is double-quoted with `"` and `\` escaped — byte-wise, as the guest's parser reads it.
+// GuestCommandLine: the kernel command line the monitor passes in the boot-info block (written by the
+// boot-arguments library, the same writer as the QEMU runner's -append), and the memory sizes its
+// options take.
+
+import BootArguments
 
 public enum GuestCommandLine {
-    public static func quote(_ word: String) -> String {
-        let special: [UInt8] = [0x20, 0x09, 0x0A, 0x0D, 0x22, 0x5C]
-        let bytes = Array(word.utf8)
-        if !bytes.isEmpty && !bytes.contains(where: special.contains) && word != "--" { return word }
-        var quoted: [UInt8] = [0x22]
-        for byte in bytes {
-            if byte == 0x22 || byte == 0x5C { quoted.append(0x5C) }
-            quoted.append(byte)
-        }
-        quoted.append(0x22)
-        return String(decoding: quoted, as: UTF8.self)
-    }
+    public static func quote(_ word: String) -> String { BootArguments.quote(word) }
 
     public static func make(kernel: [String], arguments: [String]) -> String {
-        (kernel.map(quote) + ["--"] + arguments.map(quote)).joined(separator: " ")
+        BootArguments.commandLine(kernel: kernel, application: arguments)
     }
 
     /// "2M", "512K", "1G" or a byte count; nil when malformed or zero.

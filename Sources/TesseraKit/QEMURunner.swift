@@ -9,6 +9,7 @@
 // Ctrl-C, SIGTERM, SIGHUP: tessera catches them, stops QEMU (SIGTERM) so that no VM is left behind,
 // waits for it and exits 128 + the signal number (130 after Ctrl-C).
 
+import BootArguments
 import Foundation
 
 public enum Machine: String, CaseIterable, Sendable {
@@ -156,24 +157,12 @@ public enum QEMURunner {
     }
 
     /// Quotes one word for the guest's command-line parser (BootArguments).
-    public static func quote(_ word: String) -> String {
-        // Bytes, not Characters: the guest's parser works on UTF-8 bytes, and a quote or backslash
-        // followed by a combining mark is one Character that `==` would not match.
-        let special: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0x22, 0x5C]   // space, tab, LF, CR, ", \
-        let bytes = Array(word.utf8)
-        if !bytes.isEmpty && !bytes.contains(where: special.contains) && word != "--" { return word }
-        var quoted: [UInt8] = [0x22]
-        for byte in bytes {
-            if byte == 0x22 || byte == 0x5C { quoted.append(0x5C) }
-            quoted.append(byte)
-        }
-        quoted.append(0x22)
-        return String(decoding: quoted, as: UTF8.self)
-    }
+    /// A word as the guest's command-line parser reads it back (BootArguments' writer).
+    public static func quote(_ word: String) -> String { BootArguments.quote(word) }
 
     /// The kernel command line: kernel parameters, `--`, app arguments.
     public static func commandLine(kernel: [String], arguments: [String]) -> String {
-        (kernel.map(quote) + ["--"] + arguments.map(quote)).joined(separator: " ")
+        BootArguments.commandLine(kernel: kernel, application: arguments)
     }
 
     public static func qemuArguments(_ options: RunOptions, accelerator: Accelerator, exitRecord: URL) -> [String] {

@@ -173,15 +173,12 @@ extension ImageSuite {
                 print("skipped: tap networking needs root, /dev/net/tun, ip (iproute2) and ping (iputils-ping)")
                 return
             }
-            let tap = "tsrt\(getpid() % 100_000)"
-            let subnet = "10.\(100 + getpid() % 100).\(getpid() % 250)"
-            _ = try runHostTool(["ip", "link", "delete", tap])
-            let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
-            #expect(setup.status == 0, "\(setup.output)")
-            defer { _ = try? runHostTool(["ip", "link", "delete", tap]) }
+            let tap = try HostTap(tag: "t", octet: 100)
+            defer { tap.remove() }
+            let subnet = tap.subnet
             let server = try RunningImage(try ImageHarness.build(ImageHarness.example("httpd")), guestPort: 80,
-                                          ready: "httpd: serving", arguments: ["--quiet"], tap: tap,
-                                          kernelParameters: ["ip=\(subnet).2/24", "gateway=\(subnet).1"])
+                                          ready: "httpd: serving", arguments: ["--quiet"], tap: tap.name,
+                                          kernelParameters: tap.kernelParameters)
             defer { server.stop() }
             #expect(server.lines.contains { $0.contains("on \(subnet).2:80") })
             let ping = try runHostTool(["ping", "-c", "3", "-i", "0.2", "-W", "5", "\(subnet).2"])

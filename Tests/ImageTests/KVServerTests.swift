@@ -20,14 +20,10 @@ extension ImageSuite {
         func startServer(preferTap: Bool = false, parameters: [String] = []) throws -> (RunningImage, host: String, port: UInt16, cleanup: () -> Void) {
             let product = try ImageHarness.build(ImageHarness.example("kv"))
             if preferTap && Self.tapAvailable {
-                let tap = "tsrk\(getpid() % 100_000)"
-                let subnet = "10.\(100 + getpid() % 100).\((getpid() + 1) % 250)"
-                _ = try runHostTool(["ip", "link", "delete", tap])
-                let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
-                #expect(setup.status == 0, "\(setup.output)")
-                let image = try RunningImage(product, guestPort: 6379, ready: "kv: ready", tap: tap,
-                                             kernelParameters: ["ip=\(subnet).2/24", "gateway=\(subnet).1"] + parameters)
-                return (image, "\(subnet).2", 6379, { _ = try? runHostTool(["ip", "link", "delete", tap]) })
+                let tap = try HostTap(tag: "k", octet: 100)
+                let image = try RunningImage(product, guestPort: 6379, ready: "kv: ready", tap: tap.name,
+                                             kernelParameters: tap.kernelParameters + parameters)
+                return (image, tap.guestAddress, 6379, { tap.remove() })
             }
             let image = try RunningImage(product, guestPort: 6379, ready: "kv: ready", kernelParameters: parameters,
                                          alsoForward: [9100])

@@ -212,13 +212,10 @@ extension ImageSuite {
 
         @Test(.enabled(if: MonitorHarness.tapAvailable, "needs root, /dev/net/tun and ip"))
         func httpdServesCurlAndWrkThroughTheMonitorsTap() throws {
-            let tap = "tsrk\(getpid() % 100_000)"
-            let subnet = "10.\(150 + getpid() % 100).\(getpid() % 250)"
-            _ = try runHostTool(["ip", "link", "delete", tap])
-            let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
-            #expect(setup.status == 0, "\(setup.output)")
-            defer { _ = try? runHostTool(["ip", "link", "delete", tap]) }
-            let server = try MonitorHarness.Server(["run", "examples/httpd", "--platform", "kvm", "--net", "tap:\(tap)",
+            let tap = try HostTap(tag: "m", octet: 150)
+            defer { tap.remove() }
+            let subnet = tap.subnet
+            let server = try MonitorHarness.Server(["run", "examples/httpd", "--platform", "kvm", "--net", "tap:\(tap.name)",
                                                     "-e", "ip=\(subnet).2/24", "-e", "gateway=\(subnet).1", "--", "--quiet"],
                                                    ready: "httpd: serving")
             #expect(server.console.contains("on \(subnet).2:80"), "\(server.console)")
@@ -238,13 +235,10 @@ extension ImageSuite {
 
         @Test(.enabled(if: MonitorHarness.tapAvailable && hostToolExists("redis-cli"), "needs root, /dev/net/tun, ip and redis-cli"))
         func kvAnswersRedisCliAndServesMetricsThroughTheMonitorsTap() throws {
-            let tap = "tsrv\(getpid() % 100_000)"
-            let subnet = "10.\(150 + getpid() % 100).\((getpid() + 1) % 250)"
-            _ = try runHostTool(["ip", "link", "delete", tap])
-            let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(tap) mode tap && ip addr add \(subnet).1/24 dev \(tap) && ip link set \(tap) up"])
-            #expect(setup.status == 0, "\(setup.output)")
-            defer { _ = try? runHostTool(["ip", "link", "delete", tap]) }
-            let server = try MonitorHarness.Server(["run", "examples/kv", "--platform", "kvm", "--net", "tap:\(tap)",
+            let tap = try HostTap(tag: "v", octet: 50)
+            defer { tap.remove() }
+            let subnet = tap.subnet
+            let server = try MonitorHarness.Server(["run", "examples/kv", "--platform", "kvm", "--net", "tap:\(tap.name)",
                                                     "-e", "ip=\(subnet).2/24", "-e", "gateway=\(subnet).1"],
                                                    ready: "kv: ready")
             let session = try runHostTool(["sh", "-c", "redis-cli -h \(subnet).2 set greeting hello && redis-cli -h \(subnet).2 get greeting && redis-cli -h \(subnet).2 incrby counter 41 && redis-cli -h \(subnet).2 incr counter"])

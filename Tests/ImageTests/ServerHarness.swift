@@ -238,3 +238,24 @@ extension Array where Element == UInt8 {
         return found
     }
 }
+
+/// A host tap device with the host at SUBNET.1/24; the guest takes SUBNET.2 (static configuration
+/// through `kernelParameters`). Needs root and /dev/net/tun. Names and subnets differ per test (`tag`,
+/// `octet`) and per test process, so a leftover device from a killed run is replaced, not reused.
+struct HostTap {
+    let name: String
+    let subnet: String
+
+    init(tag: String, octet: Int) throws {
+        name = "tsr\(tag)\(getpid() % 100_000)"
+        subnet = "10.\(octet + Int(getpid() % 100)).\(getpid() % 250)"
+        _ = try runHostTool(["ip", "link", "delete", name])
+        let setup = try runHostTool(["sh", "-c", "ip tuntap add dev \(name) mode tap && ip addr add \(subnet).1/24 dev \(name) && ip link set \(name) up"])
+        #expect(setup.status == 0, "\(setup.output)")
+    }
+
+    var guestAddress: String { "\(subnet).2" }
+    var kernelParameters: [String] { ["ip=\(subnet).2/24", "gateway=\(subnet).1"] }
+
+    func remove() { _ = try? runHostTool(["ip", "link", "delete", name]) }
+}
