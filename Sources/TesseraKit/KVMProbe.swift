@@ -5,8 +5,8 @@
 // One known trap: a host whose KVM is the PVM module (kvm_pvm, a nested "pagetable-based" KVM) passes
 // those checks but runs a guest that is not PVM-aware through KVM's instruction emulator, which fails
 // on the first SSE instruction ("KVM internal error ... emulation failure"); Swift code uses SSE
-// everywhere. The probe reports such a host as unusable. A stronger probe — running a few SSE
-// instructions in a throw-away VM — belongs with Tessera's own KVM monitor.
+// everywhere. The probe reports such a host as unusable for QEMU. (PVM runs ring-3 code natively, so
+// Tessera's own monitor, which enters guests in ring 3, does run there: docs/monitor.md.)
 
 import Foundation
 #if canImport(Glibc)
