@@ -63,7 +63,7 @@ public struct DeviceAttachments: Equatable, Sendable {
         for value in net {
             let (name, rest) = split(value, declared: declared)
             guard rest.hasPrefix("tap:"), rest.count > 4 else {
-                throw AttachmentError("--net '\(value)': use tap:IFNAME or DEVICE=tap:IFNAME")
+                throw AttachmentError("unknown --net '\(value)'; use user (QEMU's user networking), tap:IFNAME or DEVICE=tap:IFNAME")
             }
             let target = try device(.net, named: name, option: "--net '\(value)'")
             guard result.net == nil else { throw AttachmentError("--net '\(value)': the network device '\(target)' is already attached") }

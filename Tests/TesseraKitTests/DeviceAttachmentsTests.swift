@@ -66,6 +66,6 @@ import TesseraKit
                 == "--net 'other=tap:x': the image declares no network device 'other'; it declares 'service' (net)")
         #expect(message(resolve([], net: ["tap:x"]))?.hasPrefix("--net 'tap:x': the image has no network device to attach it to") == true)
         #expect(message(resolve([Self.data], disk: ["a.img", "b.img"])) == "--disk 'b.img': the block device 'data' is already attached")
-        #expect(message(resolve([Self.service], net: ["eth0"])) == "--net 'eth0': use tap:IFNAME or DEVICE=tap:IFNAME")
+        #expect(message(resolve([Self.service], net: ["eth0"])) == "unknown --net 'eth0'; use user (QEMU's user networking), tap:IFNAME or DEVICE=tap:IFNAME")
     }
 }
