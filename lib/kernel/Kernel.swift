@@ -27,6 +27,12 @@ import PlatformAPI
 /// tune themselves at start-up (e.g. `tessera.bootstats`).
 nonisolated(unsafe) public var kernelParameters = BootArguments()
 
+/// True while a console line is being written (bytes since the last newline). `print` writes a byte
+/// at a time, so a thread preempted in the middle of a line would interleave its line with another
+/// thread's ("pconsumer: ...", "roducer: ..." seen in a test); the threads library defers preemption
+/// until the line is finished. Set by the wiring's putchar.
+nonisolated(unsafe) public var consoleLineOpen = false
+
 public enum Kernel<I: Image> {
     /// The smallest heap extension, in pages: fewer, larger regions keep allocators efficient.
     static var heapGrowthPages: Int { 16 }

@@ -267,9 +267,11 @@ public enum ThreadSystem<I: ThreadedImage> {
         CPU.withInterruptsDisabled { sleepers.cancel(id) != nil }
     }
 
-    /// Called by traps.S on the preempted thread's own stack, interrupts disabled.
+    /// Called by traps.S on the preempted thread's own stack, interrupts disabled. A thread in the
+    /// middle of a console line keeps the CPU until its newline (the next timer tick preempts it), so
+    /// lines from different threads never interleave.
     public static func preempt() {
-        guard table[currentIndex].state == .running else { return }
+        guard table[currentIndex].state == .running, !consoleLineOpen else { return }
         table[currentIndex].state = .ready
         I.withScheduler { $0.yielded(current) }
         switchAway()
