@@ -248,41 +248,26 @@ public enum QEMURunner {
         FileManager.default.createFile(atPath: exitRecord.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: exitRecord) }
 
-        let process = Process()
-        process.executableURL = qemu
-        process.arguments = qemuArguments(options, accelerator: accelerator, exitRecord: exitRecord)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-
         let restoreSignals = catchStopSignals()
         defer { restoreSignals() }
-        try process.run()
-        forwardStopSignals(to: process.processIdentifier)
-        options.onStart?(process.processIdentifier)
+        let child = try ChildProcess.spawn(qemu, qemuArguments(options, accelerator: accelerator, exitRecord: exitRecord),
+                                           captureOutput: true, captureErrors: false)
+        forwardStopSignals(to: child.pid)
+        options.onStart?(child.pid)
 
         let symbolizer = options.debugImage.flatMap { try? Symbolizer(image: $0) }
         let sink = options.consoleSink ?? { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
-        var pending = Data()
-        let handle = output.fileHandleForReading
-        while true {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            pending.append(chunk)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                var line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                pending.removeSubrange(pending.startIndex...newline)
-                if line.hasSuffix("\r") { line.removeLast() }
-                sink(symbolizer?.symbolize(line: line) ?? line)
-            }
+        ChildProcess.readLines(child.output!) { bytes in
+            var line = String(decoding: bytes, as: UTF8.self)
+            if line.hasSuffix("\r") { line.removeLast() }
+            sink(symbolizer?.symbolize(line: line) ?? line)
         }
-        if !pending.isEmpty { sink(String(decoding: pending, as: UTF8.self)) }
-        process.waitUntilExit()
+        let exit = child.wait()
 
         let record = (try? Data(contentsOf: exitRecord)) ?? Data()
-        return RunResult(guestExitCode: record.last, qemuStatus: process.terminationStatus,
+        return RunResult(guestExitCode: record.last, qemuStatus: exit.status,
                          interruptedBy: stopSignal == 0 ? nil : Int32(stopSignal), accelerator: accelerator)
     }
 }
