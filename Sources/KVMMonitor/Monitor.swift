@@ -168,14 +168,35 @@ public enum Monitor {
             let digits = String(value, radix: 16)
             return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
         }
-        let report = """
+        var report = """
             \(reason)
               rip \(word(regs.rip))  rsp \(word(regs.rsp))  rflags \(word(regs.rflags))
               rax \(word(regs.rax))  rbx \(word(regs.rbx))  rcx \(word(regs.rcx))  rdx \(word(regs.rdx))
               rsi \(word(regs.rsi))  rdi \(word(regs.rdi))  rbp \(word(regs.rbp))  cr2 \(word(sregs.cr2))
               #0 \(word(regs.rip))
             """
+        for (index, address) in backtrace(machine.memory, framePointer: regs.rbp).enumerated() {
+            report += "\n  #\(index + 1) \(word(address))"
+        }
         return .ended(report: report, instruction: regs.rip)
+    }
+
+    /// The return addresses up the guest's frame-pointer chain (the kernel keeps frame pointers):
+    /// each frame is [saved rbp, return address] at rbp. Every read is checked like a hypercall's
+    /// (a smashed stack ends the walk, never the monitor); the chain must move up the stack, at most
+    /// 32 frames.
+    static func backtrace(_ memory: GuestMemory, framePointer: UInt64) -> [UInt64] {
+        var frames: [UInt64] = []
+        var frame = framePointer
+        while frames.count < 32, frame != 0 {
+            guard let saved = try? memory.load(UInt64.self, at: frame),
+                  let returnAddress = try? memory.load(UInt64.self, at: frame &+ 8),
+                  returnAddress != 0 else { break }
+            frames.append(returnAddress)
+            guard saved > frame else { break }
+            frame = saved
+        }
+        return frames
     }
 
     public static func monotonicNanoseconds() -> UInt64 {

@@ -255,6 +255,7 @@ extension ImageSuite {
             #expect(result.stderr.contains("the guest crashed: triple fault"))
             #expect(result.stderr.contains("cr2 0x0000000000000008"), "\(result.stderr)")
             #expect(result.stderr.contains("Hostile"), "the faulting function is named: \(result.stderr)")
+            #expect(result.stderr.contains("Kernel.start"), "the backtrace reaches the caller: \(result.stderr)")
         }
     }
 }

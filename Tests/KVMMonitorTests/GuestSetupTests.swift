@@ -156,3 +156,39 @@ private func bit(_ n: UInt32) -> UInt32 { 1 << n }
         #expect(GuestCommandLine.parseSize(text) == nil)
     }
 }
+
+@Suite struct CrashBacktraceTests {
+    /// Guest RAM of 64 KiB with a frame chain written into it: frame at `a` holds [saved rbp, return].
+    func memory(frames: [(at: UInt64, saved: UInt64, returnAddress: UInt64)]) -> GuestMemory {
+        let base = UnsafeMutableRawPointer.allocate(byteCount: 0x10000, alignment: 4096)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: 0x10000)
+        let memory = GuestMemory(base: base, size: 0x10000)
+        for frame in frames {
+            try! memory.storeWord(frame.saved, at: frame.at)
+            try! memory.storeWord(frame.returnAddress, at: frame.at + 8)
+        }
+        return memory
+    }
+
+    @Test func theFramePointerChainGivesTheCallersReturnAddresses() {
+        let memory = memory(frames: [(0x8000, 0x8100, 0x10_1234), (0x8100, 0x8200, 0x10_5678), (0x8200, 0, 0x10_9ABC)])
+        #expect(Monitor.backtrace(memory, framePointer: 0x8000) == [0x10_1234, 0x10_5678, 0x10_9ABC])
+    }
+
+    @Test func aSmashedOrLoopingChainEndsTheWalkNotTheMonitor() {
+        // Saved rbp pointing down the stack (a loop), then outside memory, then misaligned.
+        #expect(Monitor.backtrace(memory(frames: [(0x8000, 0x7000, 0x10_0001)]), framePointer: 0x8000) == [0x10_0001])
+        #expect(Monitor.backtrace(memory(frames: [(0x8000, 0xFFFF_FFFF_FFFF_FFF8, 0x10_0001)]), framePointer: 0x8000) == [0x10_0001])
+        #expect(Monitor.backtrace(memory(frames: [(0x8000, 0x8103, 0x10_0001)]), framePointer: 0x8000) == [0x10_0001])
+        #expect(Monitor.backtrace(memory(frames: []), framePointer: 0xFFFF_FFFF_FFFF_FFF0).isEmpty)
+        #expect(Monitor.backtrace(memory(frames: []), framePointer: 0).isEmpty)
+    }
+
+    @Test func theWalkStopsAfter32Frames() {
+        var chain: [(at: UInt64, saved: UInt64, returnAddress: UInt64)] = []
+        for index in UInt64(0)..<40 {
+            chain.append((at: 0x1000 + index * 16, saved: 0x1000 + (index + 1) * 16, returnAddress: 0x10_0000 + index))
+        }
+        #expect(Monitor.backtrace(memory(frames: chain), framePointer: 0x1000).count == 32)
+    }
+}
