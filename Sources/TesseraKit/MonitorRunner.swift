@@ -29,10 +29,10 @@ public enum MonitorRunner {
         let child = try ChildProcess.spawn(try locate(), arguments, captureOutput: false, captureErrors: true)
         forwardStopSignals(to: child.pid)
         // The monitor's standard error, line by line, with crash-report addresses symbolized.
-        let symbolizer = try? Symbolizer(image: debugImage)
+        let symbolizer = LazySymbolizer(image: debugImage)
         ChildProcess.readLines(child.errors!) { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
-            FileHandle.standardError.write(Data(((symbolizer?.symbolize(line: text) ?? text) + "\n").utf8))
+            FileHandle.standardError.write(Data((symbolizer.symbolize(line: text) + "\n").utf8))
         }
         let exit = child.wait()
         if stopSignal != 0 { return 128 + Int32(stopSignal) }            // Ctrl-C, SIGTERM: stopped on purpose

@@ -255,14 +255,14 @@ public enum QEMURunner {
         forwardStopSignals(to: child.pid)
         options.onStart?(child.pid)
 
-        let symbolizer = options.debugImage.flatMap { try? Symbolizer(image: $0) }
+        let symbolizer = LazySymbolizer(image: options.debugImage)
         let sink = options.consoleSink ?? { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         ChildProcess.readLines(child.output!) { bytes in
             var line = String(decoding: bytes, as: UTF8.self)
             if line.hasSuffix("\r") { line.removeLast() }
-            sink(symbolizer?.symbolize(line: line) ?? line)
+            sink(symbolizer.symbolize(line: line))
         }
         let exit = child.wait()
 

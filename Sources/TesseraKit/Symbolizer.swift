@@ -31,3 +31,19 @@ public struct Symbolizer {
         return text.isEmpty ? name : text
     }
 }
+
+/// A symbolizer made on the first line that needs one: reading the debug image costs a few
+/// milliseconds, which a run without a crash report should not pay.
+public final class LazySymbolizer {
+    let image: URL?
+    var loaded: Symbolizer??
+
+    public init(image: URL?) { self.image = image }
+
+    public func symbolize(line: String) -> String {
+        guard line.contains("#"), line.contains(" 0x"), let image else { return line }
+        if loaded == nil { loaded = .some(try? Symbolizer(image: image)) }
+        return loaded!.map { $0.symbolize(line: line) } ?? line
+    }
+}
+
