@@ -125,6 +125,12 @@ public final class HypercallHandler {
             var entry = pollfd(fd: tap.descriptor, events: Int16(POLLIN), revents: 0)
             let result = arguments.timeout == UInt64.max ? ckvm_ppoll(&entry, 1, nil) : ckvm_ppoll(&entry, 1, &wait)
             if result > 0 && entry.revents & Int16(POLLIN) != 0 { ready |= PollArguments.netReady }
+            if result > 0 && entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && ready == 0 && timeout > 0 {
+                // The tap went away (deleted interface): wait out the timeout instead of returning at
+                // once, or the guest's idle loop would spin on a device that never becomes readable.
+                var remaining = timespec()
+                while clock_nanosleep(CLOCK_MONOTONIC, 0, &wait, &remaining) == EINTR { wait = remaining }
+            }
         } else if timeout > 0 {
             var remaining = timespec()
             while clock_nanosleep(CLOCK_MONOTONIC, 0, &wait, &remaining) == EINTR { wait = remaining }

@@ -48,12 +48,15 @@ public enum MonitorResult: Equatable {
     case exited(code: UInt8)
     /// The guest broke the ABI or crashed; `report` says how (several lines), `instruction` is where.
     case ended(report: String, instruction: UInt64?)
+    /// The monitor itself failed while the guest ran (KVM_RUN refused): exit status 125.
+    case failed(String)
 
     /// The exit status of `tessera run` / `tessera-kvm`: the guest's code, or 139 like a crashed process.
     public var exitStatus: Int32 {
         switch self {
         case let .exited(code): return Int32(code)
         case .ended: return 139
+        case .failed: return 125
         }
     }
 }
@@ -126,7 +129,14 @@ public enum Monitor {
             throw MonitorError("confinement self-test: openat(2) was allowed after setup (descriptor \(descriptor))")
         }
         phases.mark("seccomp filter installed")
-        let result = try runLoop(machine, handler)
+        // From here a thrown error would release the VM and devices, whose close(2) the filter forbids:
+        // failures end through `finish` like the guest does, with everything still open.
+        let result: MonitorResult
+        do {
+            result = try runLoop(machine, handler)
+        } catch {
+            result = .failed("\(error)")
+        }
         phases.mark("guest ran to its end")
         phases.report()
         finish(result)

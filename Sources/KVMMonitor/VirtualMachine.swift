@@ -33,6 +33,9 @@ public final class VirtualMachine {
     let runSize: Int
 
     public init(memorySize: UInt64, device: String = "/dev/kvm") throws(MonitorError) {
+        guard memorySize >= 2 << 20, memorySize <= HypercallABI.maximumMemory, memorySize % 4096 == 0 else {
+            throw MonitorError("guest memory of \(memorySize) bytes: use a multiple of 4 KiB from 2 MiB to 4 GiB")
+        }
         kvm = open(device, O_RDWR | O_CLOEXEC)
         guard kvm >= 0 else { throw MonitorError("cannot open \(device): \(systemError())") }
         let version = ckvm_ioctl_value(kvm, CKVM_GET_API_VERSION, 0)

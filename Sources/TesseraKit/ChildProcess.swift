@@ -32,8 +32,14 @@ struct ChildProcess {
         var writeEnds: [Int32] = []
         func capture(_ target: Int32) throws -> Int32 {
             var ends: [Int32] = [-1, -1]
-            guard pipe(&ends) == 0 else { throw ToolError("cannot create a pipe: \(String(cString: strerror(errno)))") }
-            _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+            // Both ends close-on-exec, so another child never inherits our write end and keeps the
+            // pipe open (the dup2 in this child clears the flag on its copy). pipe2(O_CLOEXEC) would
+            // do it atomically but is not visible to Swift; tessera spawns from one thread.
+            guard pipe(&ends) == 0 else {
+                for end in readEnds + writeEnds { close(end) }
+                throw ToolError("cannot create a pipe: \(String(cString: strerror(errno)))")
+            }
+            for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
             posix_spawn_file_actions_adddup2(&actions, ends[1], target)
             posix_spawn_file_actions_addclose(&actions, ends[1])
             readEnds.append(ends[0])
@@ -45,6 +51,9 @@ struct ChildProcess {
         for end in readEnds { posix_spawn_file_actions_addclose(&actions, end) }
         let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // waitpid needs SIGCHLD at its default: a parent that set it to SIG_IGN would make the kernel
+        // reap the child itself, and its status would be lost.
+        signal(SIGCHLD, SIG_DFL)
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable.path, &actions, nil, argv, environ)
         for end in writeEnds { close(end) }
@@ -77,7 +86,10 @@ struct ChildProcess {
 
     func wait() -> Exit {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 {
+            // ECHILD (someone else reaped it): report it as a signal death rather than a clean exit.
+            guard errno == EINTR else { return .signaled(SIGKILL) }
+        }
         let signal = status & 0x7F
         return signal != 0 ? .signaled(signal) : .exited((status >> 8) & 0xFF)
     }

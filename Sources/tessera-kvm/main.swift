@@ -109,6 +109,7 @@ configuration.reportTiming = timing
 do {
     try Monitor.run(configuration) { result in
         if case let .ended(report, _) = result { fail(report, status: result.exitStatus) }
+        if case let .failed(message) = result { fail(message, status: result.exitStatus) }
         _exit(result.exitStatus)
     }
 } catch {

@@ -249,6 +249,13 @@ extension ImageSuite {
             #expect(status == 128 + SIGTERM, "\(status) \(errors)")
         }
 
+        @Test func aThreadThatOnlyYieldsDoesNotKeepASleeperAsleep() throws {
+            // No timer interrupt under the monitor: the scheduler must wake sleepers at every switch.
+            let result = try tessera(["run", "Tests/ImageTests/Apps/yielder"])
+            #expect(result.status == 0, "stdout: \(result.stdout) stderr: \(result.stderr)")
+            #expect(result.stdout.contains("yielder: sleeper woke after "))
+        }
+
         @Test func aGuestCrashIsReportedWithItsInstructionAndFunction() throws {
             let result = try tessera(["run", "Tests/ImageTests/Apps/hostile", "--", "null-read"])
             #expect(result.status == 139, "stderr: \(result.stderr)")

@@ -17,13 +17,14 @@ import Kernel
 
 public enum Clock {
     public enum CalibrationMethod {
-        case platform, cpuidCrystal, hypervisorLeaf, pit, cpuidBaseFrequency, assumed
+        case platform, cpuidCrystal, hypervisorLeaf, pit, wallClock, cpuidBaseFrequency, assumed
         public var name: StaticString {
             switch self {
             case .platform: return "the platform's boot information"
             case .cpuidCrystal: return "CPUID 0x15"
             case .hypervisorLeaf: return "hypervisor CPUID 0x40000010"
             case .pit: return "PIT channel 2 (10 ms)"
+            case .wallClock: return "the platform's wall clock (10 ms)"
             case .cpuidBaseFrequency: return "CPUID 0x16 base frequency"
             case .assumed: return "assumed 1 GHz (no source found)"
             }
@@ -43,9 +44,20 @@ public enum Clock {
     nonisolated(unsafe) static var idle: (@convention(c) (UInt64) -> Void)?
 
     public static func initialize(tscFrequency: UInt64? = nil, wallClock: UInt64? = nil,
-                                  idle: (@convention(c) (UInt64) -> Void)? = nil) {
+                                  idle: (@convention(c) (UInt64) -> Void)? = nil,
+                                  readWallClock: (@convention(c) () -> UInt64)? = nil) {
         startTSC = CPU.timestamp()
-        let (frequency, method) = tscFrequency.map { ($0, CalibrationMethod.platform) } ?? measureTSCFrequency()
+        let (frequency, method): (UInt64, CalibrationMethod)
+        if let tscFrequency {
+            (frequency, method) = (tscFrequency, .platform)
+        } else if idle != nil {
+            // No PIT to measure against (its ports are not there): what CPUID states, else 10 ms of
+            // the platform's wall clock.
+            (frequency, method) = measureAgainstWallClock(readWallClock) ?? CPU.statedTSCFrequency().map { ($0, .cpuidBaseFrequency) }
+                ?? (1_000_000_000, .assumed)
+        } else {
+            (frequency, method) = measureTSCFrequency()
+        }
         scale = TimeScale(frequency: frequency)
         calibrationMethod = method
         if let wallClock {
@@ -125,6 +137,21 @@ public enum Clock {
         if PIT.measureTSC(milliseconds: 1) != nil, let hz = PIT.measureTSC(milliseconds: 10) { return (hz, .pit) }
         if let hz = CPU.baseFrequency() { return (hz, .cpuidBaseFrequency) }
         return (1_000_000_000, .assumed)
+    }
+
+    /// TSC Hz measured over 10 ms of a wall clock (ns), when one is given and moves.
+    static func measureAgainstWallClock(_ read: (@convention(c) () -> UInt64)?) -> (UInt64, CalibrationMethod)? {
+        guard let read else { return nil }
+        let wallStart = read(), tscStart = CPU.timestamp()
+        var wall = wallStart
+        var spins = 0
+        while wall &- wallStart < 10_000_000 && spins < 100_000 {
+            wall = read()
+            spins += 1
+        }
+        let elapsed = wall &- wallStart
+        guard elapsed >= 1_000_000, elapsed < 1_000_000_000 else { return nil }
+        return ((CPU.timestamp() &- tscStart) * 1000 / (elapsed / 1_000_000), .wallClock)
     }
 
     /// Local APIC timer ticks per millisecond, measured against the (already calibrated) TSC.

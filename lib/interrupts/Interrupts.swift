@@ -69,6 +69,7 @@ public enum Interrupts {
     public static func enable(line: Int, level: Bool = false, context: UnsafeMutableRawPointer? = nil,
                               _ handler: InterruptHandler) {
         register(vector: vector(forLine: line), context: context, handler)
+        guard hasControllers else { return }
         IOAPIC.route(line: line, vector: vector(forLine: line), destination: LocalAPIC.apicID, level: level)
     }
 

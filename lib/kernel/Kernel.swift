@@ -33,6 +33,10 @@ nonisolated(unsafe) public var kernelParameters = BootArguments()
 /// until the line is finished. Set by the wiring's putchar.
 nonisolated(unsafe) public var consoleLineOpen = false
 
+/// The end of the highest RAM region the platform described (the crash path's backtrace stays below).
+/// Until the memory map is read, the whole first 4 GiB (what the PVH boot code maps).
+nonisolated(unsafe) public var memoryEnd: UInt = 0x1_0000_0000
+
 public enum Kernel<I: Image> {
     /// The smallest heap extension, in pages: fewer, larger regions keep allocators efficient.
     static var heapGrowthPages: Int { 16 }
@@ -70,6 +74,9 @@ public enum Kernel<I: Image> {
 
     static func addMemory() {
         let (kernelStart, kernelEnd) = kernelBounds
+        var highest: UInt = 0
+        I.Platform.forEachMemoryRegion { region in highest = max(highest, region.end) }
+        if highest > kernelEnd { memoryEnd = highest }
         I.Platform.forEachMemoryRegion { region in
             var base = max(region.base, 0x1000)
             var end = region.end

@@ -100,13 +100,14 @@ extension Kernel {
     }
 
     /// Follows saved frame pointers ([rbp] = caller's rbp, [rbp + 8] = return address) while they
-    /// stay inside the kernel image or RAM below 4 GiB, are aligned, and move up the stack.
+    /// stay inside RAM the platform described (below 4 GiB: what a PVH boot maps), are aligned, and
+    /// move up the stack.
     static func walk(fromFrame start: UInt, firstIndex: Int) {
         let (kernelStart, kernelEnd) = kernelBounds
         var frame = start
         var index = firstIndex
         while index < firstIndex + Panic.maximumFrames {
-            guard frame >= 0x1000, frame & 7 == 0, frame < 0x1_0000_0000,
+            guard frame >= 0x1000, frame & 7 == 0, frame < 0x1_0000_0000, frame < memoryEnd - 16,
                   let pointer = UnsafePointer<UInt>(bitPattern: frame) else { return }
             let returnAddress = pointer[1]
             guard returnAddress >= kernelStart && returnAddress < kernelEnd else { return }

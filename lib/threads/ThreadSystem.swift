@@ -18,6 +18,7 @@ import Clock
 import Interrupts
 import Kernel
 import PageAllocator
+import PlatformAPI
 import SchedulerAPI
 import TimerQueue
 
@@ -153,6 +154,7 @@ public enum ThreadSystem<I: ThreadedImage> {
     /// Interrupts disabled; the running thread has already told the scheduler what it does.
     static func switchAway() {
         while true {
+            if !I.Platform.ownsCPU { serviceWithoutInterrupts() }
             if let next = I.withScheduler({ $0.next() }) {
                 let from = currentIndex, to = next.index
                 table[to].state = .running
@@ -171,6 +173,19 @@ public enum ThreadSystem<I: ThreadedImage> {
         }
     }
 
+    /// Without interrupts, every scheduling point does what the timer and device interrupts do
+    /// elsewhere: expired sleepers and timers are woken, and — at most once a millisecond, since it is a
+    /// VM exit — the platform is asked (without waiting) for device events. Otherwise a thread that
+    /// only yields would keep sleepers asleep and frames unread for as long as it runs.
+    static func serviceWithoutInterrupts() {
+        let now = Clock.now()
+        if now &- lastDevicePoll >= 1_000_000 {
+            lastDevicePoll = now
+            I.Platform.idle(timeoutNanoseconds: 0)
+        }
+        if let deadline = sleepers.nextDeadline, deadline <= now { timerInterrupt() }
+    }
+
     /// Nothing is ready: wait for an interrupt (sti; hlt), or — on a platform without interrupts —
     /// let the platform wait for device events until the next sleeper's deadline, then do the timer
     /// interrupt's work (wake expired sleepers) by hand.
@@ -182,6 +197,7 @@ public enum ThreadSystem<I: ThreadedImage> {
         let now = Clock.now()
         let deadline = sleepers.nextDeadline ?? .max
         if deadline > now { I.Platform.idle(timeoutNanoseconds: deadline == .max ? .max : deadline - now) }
+        lastDevicePoll = Clock.now()
         timerInterrupt()
     }
 
@@ -269,9 +285,16 @@ public enum ThreadSystem<I: ThreadedImage> {
 
     /// Called by traps.S on the preempted thread's own stack, interrupts disabled. A thread in the
     /// middle of a console line keeps the CPU until its newline (the next timer tick preempts it), so
-    /// lines from different threads never interleave.
+    /// lines from different threads do not interleave — for up to three ticks.
     public static func preempt() {
-        guard table[currentIndex].state == .running, !consoleLineOpen else { return }
+        guard table[currentIndex].state == .running else { return }
+        // At most three ticks: a thread that left a line unfinished and went to sleep must not turn
+        // preemption off for everyone.
+        if consoleLineOpen && deferredPreemptions < 3 {
+            deferredPreemptions += 1
+            return
+        }
+        deferredPreemptions = 0
         table[currentIndex].state = .ready
         I.withScheduler { $0.yielded(current) }
         switchAway()
@@ -285,3 +308,9 @@ public enum ThreadSystem<I: ThreadedImage> {
         if deadline != .max { Clock.armTimer(at: deadline) }
     }
 }
+
+/// When the scheduler last asked a platform without interrupts for device events (monotonic ns).
+nonisolated(unsafe) var lastDevicePoll: UInt64 = 0
+/// Preemptions deferred in a row because a console line was unfinished.
+nonisolated(unsafe) var deferredPreemptions = 0
+
