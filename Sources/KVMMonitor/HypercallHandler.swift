@@ -162,7 +162,11 @@ public final class HypercallHandler {
         if received > 0 {
             arguments.length = UInt64(received)
             arguments.result = HypercallResult.ok
+            var entry = pollfd(fd: tap.descriptor, events: Int16(POLLIN), revents: 0)
+            var now = timespec()
+            arguments.more = ckvm_ppoll(&entry, 1, &now) > 0 && entry.revents & Int16(POLLIN) != 0 ? 1 : 0
         } else {
+            arguments.more = 0
             arguments.length = 0
             arguments.result = received < 0 && (errno == EAGAIN || errno == EINTR) ? HypercallResult.again
                                                                                  : HypercallResult.deviceError

@@ -93,10 +93,10 @@ private func withHostMemory<R>(size: Int = 0x1_0000, fill: UInt8 = 0xAA, _ body:
 
     @Test func structStraddlingTheEndOfMemoryIsRefused() {
         withHostMemory { memory in
-            #expect(throws: GuestAddressProblem.outOfRange(address: 0xFFF0, length: 32, memorySize: 0x1_0000)) {
+            #expect(throws: GuestAddressProblem.outOfRange(address: 0xFFF0, length: 40, memorySize: 0x1_0000)) {
                 try memory.load(NetReadArguments.self, at: 0xFFF0)
             }
-            #expect(throws: GuestAddressProblem.wraps(address: .max - 7, length: 32)) {
+            #expect(throws: GuestAddressProblem.wraps(address: .max - 7, length: 40)) {
                 try memory.store(NetReadArguments(), at: .max - 7)
             }
         }
@@ -111,10 +111,10 @@ private func withHostMemory<R>(size: Int = 0x1_0000, fill: UInt8 = 0xAA, _ body:
             arguments.result = HypercallResult.again
             try memory.store(arguments, at: 0x4000)
 
-            let raw = try memory.bytes(at: 0x4000, length: 32)
-            #expect((0 ..< 4).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } == [0x12_3000, 1514, 60, 1])
+            let raw = try memory.bytes(at: 0x4000, length: 40)
+            #expect((0 ..< 5).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } == [0x12_3000, 1514, 60, 1, 0])
             #expect(raw[0] == 0x00 && raw[1] == 0x30 && raw[2] == 0x12)   // little-endian
-            #expect(try memory.bytes(at: 0x4020, length: 1)[0] == 0xAA)     // nothing written past the struct
+            #expect(try memory.bytes(at: 0x4028, length: 1)[0] == 0xAA)     // nothing written past the struct
 
             let back = try memory.load(NetReadArguments.self, at: 0x4000)
             #expect(back.data == 0x12_3000 && back.capacity == 1514 && back.length == 60 && back.result == HypercallResult.again)
@@ -167,7 +167,7 @@ private func withHostMemory<R>(size: Int = 0x1_0000, fill: UInt8 = 0xAA, _ body:
         expectABILayout(WallTimeArguments(), [("nanoseconds", \.nanoseconds)])
         expectABILayout(PollArguments(), [("timeout", \.timeout), ("ready", \.ready)])
         expectABILayout(NetWriteArguments(), [("data", \.data), ("length", \.length), ("result", \.result)])
-        expectABILayout(NetReadArguments(), [("data", \.data), ("capacity", \.capacity), ("length", \.length), ("result", \.result)])
+        expectABILayout(NetReadArguments(), [("data", \.data), ("capacity", \.capacity), ("length", \.length), ("result", \.result), ("more", \.more)])
         expectABILayout(BlockArguments(), [("sector", \.sector), ("count", \.count), ("data", \.data), ("result", \.result)])
         expectABILayout(HaltArguments(), [("exitCode", \.exitCode)])
     }

@@ -123,12 +123,15 @@ public struct NetWriteArguments: BitwiseCopyable {
     public init() {}
 }
 
-/// net-read: receives one Ethernet frame into `data`, which must hold 14 + MTU bytes.
+/// net-read: receives one Ethernet frame into `data`, which must hold 14 + MTU bytes. `more` says
+/// whether another frame was already waiting when this one was read, so a guest that drains frames
+/// can stop without one more call just to hear `again`.
 public struct NetReadArguments: BitwiseCopyable {
     public var data: UInt64 = 0                  // in
     public var capacity: UInt64 = 0              // in
     public var length: UInt64 = 0                // out: the frame's length
     public var result: UInt64 = 0                // out: ok, again or deviceError
+    public var more: UInt64 = 0                  // out: 1 when another frame is waiting
     public init() {}
 }
 

@@ -5,7 +5,9 @@
 //     frame is sent before the call returns, so the caller may reuse it at once;
 //   - receive: the driver owns `bufferCount` buffers of 14 + MTU bytes. `takeReceived` lends a free one
 //     to net-read; the monitor fills it with the next frame from the tap (or says "again": nothing
-//     waiting), and the buffer stays lent until `release`.
+//     waiting), and the buffer stays lent until `release`. The monitor also says whether another
+//     frame is waiting (`more`); when none is, `takeReceived` answers nil without a VM exit until the
+//     poll hypercall reports the tap readable again.
 // There are no interrupts: `enableInterrupts` registers the notify function with the platform, which
 // calls it from the scheduler's idle path when the poll hypercall reports the tap readable.
 // The MAC address and MTU come from the boot-info block; without `--net` there is no device (init fails).
@@ -58,7 +60,12 @@ public struct KVMNetDevice: NetDevice {
     }
 
     public mutating func enableInterrupts(context: UnsafeMutableRawPointer?, _ notify: NetDeviceNotify) -> Bool {
-        KVMPlatform.onNetworkReady(context: context, notify)
+        stackNotify = notify
+        stackContext = context
+        KVMPlatform.onNetworkReady(context: nil) { _ in
+            framesMayBeWaiting = true
+            stackNotify?(stackContext)
+        }
         return true
     }
 
@@ -74,6 +81,9 @@ public struct KVMNetDevice: NetDevice {
     }
 
     public mutating func takeReceived() -> ReceivedFrame? {
+        // The monitor said the tap was drained: no VM exit just to hear "again" (the poll hypercall
+        // sets the flag when frames arrive).
+        guard framesMayBeWaiting else { return nil }
         guard let index = lent.firstIndex(of: false) else { return nil }     // every buffer is out
         let buffer = buffers + index * Self.bufferSize
         var arguments = NetReadArguments()
@@ -82,8 +92,10 @@ public struct KVMNetDevice: NetDevice {
         Hypervisor.call(.netRead, &arguments)
         guard arguments.result == HypercallResult.ok else {
             if arguments.result != HypercallResult.again { statistics.receiveErrors += 1 }
+            framesMayBeWaiting = false
             return nil
         }
+        framesMayBeWaiting = arguments.more != 0
         lent[index] = true
         statistics.framesReceived += 1
         statistics.bytesReceived += Int(arguments.length)
@@ -95,3 +107,11 @@ public struct KVMNetDevice: NetDevice {
         if index < lent.count { lent[index] = false }
     }
 }
+
+/// False once the monitor said the tap holds no more frames; set again by the platform's
+/// network-ready event (the poll hypercall). Starts true: frames may have arrived before the stack.
+nonisolated(unsafe) var framesMayBeWaiting = true
+/// The network stack's notify function, called after the flag is set.
+nonisolated(unsafe) var stackNotify: NetDeviceNotify?
+nonisolated(unsafe) var stackContext: UnsafeMutableRawPointer?
+
