@@ -277,13 +277,16 @@ struct Size: ParsableCommand {
 
     @OptionGroup var options: BuildOptions
 
+    @Option(name: .long, help: "Build for this platform instead of the manifest's (qemu-microvm, qemu-pc, qemu-q35, kvm).")
+    var platform: String?
+
     func run() throws {
         do {
             let path = manifestPath(options.directory)
-            let product = try makeBuilder(quiet: true).build(manifestPath: path)
+            let product = try makeBuilder(quiet: true).build(manifestPath: path, platform: platform)
             print(try SizeReport(product: product).formatted())
             if options.lto {
-                let optimized = try makeBuilder(quiet: true, lto: true).build(manifestPath: path)
+                let optimized = try makeBuilder(quiet: true, lto: true).build(manifestPath: path, platform: platform)
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: optimized.image.path)[.size] as? Int) ?? 0
                 print("with --lto: image file: \(bytes) bytes (\(bytes / 1024) KiB); per-library figures above are without LTO")
             }
