@@ -183,8 +183,15 @@ public enum Monitor {
               rip \(word(regs.rip))  rsp \(word(regs.rsp))  rflags \(word(regs.rflags))
               rax \(word(regs.rax))  rbx \(word(regs.rbx))  rcx \(word(regs.rcx))  rdx \(word(regs.rdx))
               rsi \(word(regs.rsi))  rdi \(word(regs.rdi))  rbp \(word(regs.rbp))  cr2 \(word(sregs.cr2))
-              #0 \(word(regs.rip))
             """
+        // A fault at the stack pointer is what running off the end of a stack looks like (thread stacks
+        // have no guard page under the monitor, so the overflow ran until it hit read-only memory).
+        let distance = sregs.cr2 > regs.rsp ? sregs.cr2 - regs.rsp : regs.rsp - sregs.cr2
+        if sregs.cr2 != 0 && distance <= 256 {
+            report += "\n  cr2 is at the stack pointer: probably a stack overflow (under the monitor thread stacks"
+                + " have no guard page, so memory below the stack was overwritten first)"
+        }
+        report += "\n  #0 \(word(regs.rip))"
         for (index, address) in backtrace(machine.memory, framePointer: regs.rbp).enumerated() {
             report += "\n  #\(index + 1) \(word(address))"
         }

@@ -249,6 +249,14 @@ extension ImageSuite {
             #expect(status == 128 + SIGTERM, "\(status) \(errors)")
         }
 
+        @Test func aThreadStackOverflowEndsInACrashReportThatSaysSo() throws {
+            // No guard page under the monitor: the recursion runs until read-only memory stops it.
+            let result = try tessera(["run", "Tests/ImageTests/Apps/overflow", "--platform", "kvm"])
+            #expect(result.status == 139, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("probably a stack overflow"), "\(result.stderr)")
+            #expect(result.stderr.contains("recurse"), "the recursing function is named: \(result.stderr)")
+        }
+
         @Test func aThreadThatOnlyYieldsDoesNotKeepASleeperAsleep() throws {
             // No timer interrupt under the monitor: the scheduler must wake sleepers at every switch.
             let result = try tessera(["run", "Tests/ImageTests/Apps/yielder"])
