@@ -12,11 +12,6 @@ import Glibc
 #endif
 import CKVM
 
-public struct DeviceError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 
 /// A tap device attached to the guest's network.
 public final class TapDevice {
@@ -26,20 +21,20 @@ public final class TapDevice {
     /// A locally administered unicast MAC derived from the device name (stable across runs).
     public let mac: UInt64
 
-    public init(name: String) throws(DeviceError) {
+    public init(name: String) throws(MonitorError) {
         guard !name.isEmpty, name.utf8.count < 16,
               name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
-            throw DeviceError("invalid tap device name '\(name)'")
+            throw MonitorError("invalid tap device name '\(name)'")
         }
         var exists = stat()
         guard stat("/sys/class/net/\(name)", &exists) == 0 else {
-            throw DeviceError("tap device '\(name)' does not exist; create it with: ip tuntap add dev \(name) mode tap && ip link set \(name) up")
+            throw MonitorError("tap device '\(name)' does not exist; create it with: ip tuntap add dev \(name) mode tap && ip link set \(name) up")
         }
         let result = name.withCString { ckvm_open_tap($0) }
         if result == -EBUSY {
-            throw DeviceError("tap device '\(name)' is busy: another process (a VM?) has it open")
+            throw MonitorError("tap device '\(name)' is busy: another process (a VM?) has it open")
         }
-        guard result >= 0 else { throw DeviceError("cannot attach tap device '\(name)': \(systemError(-result))") }
+        guard result >= 0 else { throw MonitorError("cannot attach tap device '\(name)': \(systemError(-result))") }
         self.name = name
         descriptor = result
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -58,22 +53,22 @@ public final class DiskFile {
     public let descriptor: Int32
     public let sectorCount: UInt64
 
-    public init(path: String) throws(DeviceError) {
+    public init(path: String) throws(MonitorError) {
         let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw DeviceError("cannot open disk '\(path)': \(systemError())") }
+        guard fd >= 0 else { throw MonitorError("cannot open disk '\(path)': \(systemError())") }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw DeviceError("disk '\(path)' is not a regular file")
+            throw MonitorError("disk '\(path)' is not a regular file")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            throw DeviceError("disk '\(path)' is busy: another process holds its lock")
+            throw MonitorError("disk '\(path)' is busy: another process holds its lock")
         }
         let size = UInt64(info.st_size)
         guard size >= Self.sectorSize, size % Self.sectorSize == 0 else {
             close(fd)
-            throw DeviceError("disk '\(path)' is \(size) bytes; it must be a non-empty multiple of \(Self.sectorSize)")
+            throw MonitorError("disk '\(path)' is \(size) bytes; it must be a non-empty multiple of \(Self.sectorSize)")
         }
         self.path = path
         descriptor = fd

@@ -97,12 +97,12 @@ public enum Monitor {
         do {
             tap = try configuration.tapName.map { try TapDevice(name: $0) }
         } catch {
-            throw DeviceError("network device '\(configuration.netDeviceName)': \(error)")
+            throw MonitorError("network device '\(configuration.netDeviceName)': \(error)")
         }
         do {
             disk = try configuration.diskPath.map { try DiskFile(path: $0) }
         } catch {
-            throw DeviceError("block device '\(configuration.blockDeviceName)': \(error)")
+            throw MonitorError("block device '\(configuration.blockDeviceName)': \(error)")
         }
 
         phases.mark("image read and checked, devices attached")

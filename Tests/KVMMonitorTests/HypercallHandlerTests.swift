@@ -516,7 +516,7 @@ private let sentinel: UInt64 = 0xDEAD_BEEF_0BAD_F00D
         }
     }
 
-    @Test func aDiskThatShrankUnderTheMonitorReportsADeviceError() throws {
+    @Test func aDiskThatShrankUnderTheMonitorReportsAMonitorError() throws {
         try withDisk { handler, guest, file in
             #expect(truncate(file.path, 8 * 512) == 0)
             try blockArguments(guest, sector: 10, count: 1)
@@ -527,9 +527,9 @@ private let sentinel: UInt64 = 0xDEAD_BEEF_0BAD_F00D
 
     @Test func aDiskFileThatIsNotWholeSectorsIsRefused() throws {
         let file = try TemporaryFile(contents: [UInt8](repeating: 1, count: 1000))
-        #expect(throws: DeviceError.self) { try DiskFile(path: file.path) }
+        #expect(throws: MonitorError.self) { try DiskFile(path: file.path) }
         let empty = try TemporaryFile(contents: [])
-        #expect(throws: DeviceError.self) { try DiskFile(path: empty.path) }
+        #expect(throws: MonitorError.self) { try DiskFile(path: empty.path) }
     }
 
     @Test func aDiskFileIsLockedAgainstASecondMonitor() throws {
