@@ -102,6 +102,7 @@ extension ImageSuite {
             ("net-without-device", "malformed hypercall net-write: no network device is attached"),
             ("block-without-device", "malformed hypercall block-read: no block device is attached"),
             ("poll-forever", "malformed hypercall poll: waits forever with no device that could wake it"),
+            ("output-into-boot-info", "malformed hypercall wall-time: 0x1100 + 8 bytes overlaps memory the guest may not write (0x0-0x100000)"),
             ("write-boot-info", "the guest crashed: triple fault"),
             ("null-read", "the guest crashed: triple fault"),
             ("execute-data", "the guest crashed: triple fault"),
@@ -130,7 +131,8 @@ extension ImageSuite {
             defer { try? FileManager.default.removeItem(at: disk) }
             for (name, message) in [("block-past-end", "sectors 8 + 1 are past the disk's 8"),
                                     ("block-wraps", "sectors 18446744073709551615 + 1 are past the disk's 8"),
-                                    ("block-buffer-out-of-range", "malformed hypercall block-write: 0x1fff00 + 512 bytes is outside guest memory")] {
+                                    ("block-buffer-out-of-range", "malformed hypercall block-write: 0x1fff00 + 512 bytes is outside guest memory"),
+                                    ("block-read-into-code", "bytes overlaps memory the guest may not write (0x100000-")] {
                 let result = try MonitorHarness.run(["--disk", disk.path, image, "--", name])
                 #expect(result.status == 139 && !result.signaled, "\(name): exit \(result.status), stderr: \(result.stderr)")
                 #expect(result.stderr.contains(message), "\(name): stderr: \(result.stderr)")

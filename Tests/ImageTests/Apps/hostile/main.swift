@@ -75,6 +75,13 @@ struct Hostile: Application {
         case "block-buffer-out-of-range":
             block.data = memory - 256                               // 512 bytes from here pass the end
             Hypervisor.call(.blockWrite, &block)
+        case "output-into-boot-info":
+            // wall-time's struct placed on the read-only boot-info page: the monitor may not write there.
+            CPU.outl(port(.wallTime), UInt32(HypercallABI.bootInfoAddress + 0x100))
+        case "block-read-into-code":
+            // A sector read over this very function's code (text is read-only to the guest).
+            block.data = UInt64(UInt(bitPattern: unsafeBitCast(Hostile.main as (@convention(thin) ([String]) -> Int32), to: UnsafeRawPointer.self))) & ~4095
+            Hypervisor.call(.blockRead, &block)
         case "poll-forever":
             _ = Hypervisor.poll(timeout: UInt64.max)
         case "write-boot-info":
