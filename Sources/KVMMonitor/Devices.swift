@@ -77,3 +77,29 @@ public final class DiskFile {
 
     deinit { close(descriptor) }
 }
+
+/// Writes all of `bytes` to `descriptor` with write(2) — the one call the confined monitor may always
+/// make — retrying after signals; stops early when the reader is gone (the output is dropped).
+public func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress else { return }
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(descriptor, base + offset, bytes.count - offset)
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
+}
+
+/// writeAll for text.
+public func writeAll(_ descriptor: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { writeAll(descriptor, UnsafeRawBufferPointer($0)) }
+}
+
+/// Sleeps for `interval`, through signals (clock_nanosleep is on the confined monitor's list).
+func sleep(_ interval: timespec) {
+    var wait = interval, remaining = timespec()
+    while clock_nanosleep(CLOCK_MONOTONIC, 0, &wait, &remaining) == EINTR { wait = remaining }
+}
+

@@ -93,14 +93,8 @@ public final class HypercallHandler {
         guard arguments.length <= ConsoleWriteArguments.maximumLength else {
             throw GuestAddressProblem.tooLong(length: arguments.length, maximum: ConsoleWriteArguments.maximumLength)
         }
-        let bytes = try memory.bytes(at: arguments.data, length: arguments.length)
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(consoleDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { break }             // console gone: drop the output, keep running
-            offset += written
-        }
+        // A console that is gone drops the output; the guest keeps running.
+        writeAll(consoleDescriptor, UnsafeRawBufferPointer(try memory.bytes(at: arguments.data, length: arguments.length)))
     }
 
     func wallTime(_ address: UInt64) throws {
@@ -128,12 +122,10 @@ public final class HypercallHandler {
             if result > 0 && entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && ready == 0 && timeout > 0 {
                 // The tap went away (deleted interface): wait out the timeout instead of returning at
                 // once, or the guest's idle loop would spin on a device that never becomes readable.
-                var remaining = timespec()
-                while clock_nanosleep(CLOCK_MONOTONIC, 0, &wait, &remaining) == EINTR { wait = remaining }
+                sleep(wait)
             }
         } else if timeout > 0 {
-            var remaining = timespec()
-            while clock_nanosleep(CLOCK_MONOTONIC, 0, &wait, &remaining) == EINTR { wait = remaining }
+            sleep(wait)
         }
         arguments.ready = ready
         try memory.store(arguments, at: address)

@@ -77,7 +77,7 @@ struct Phases {
         last = now
     }
     func report() {
-        for line in lines { _ = line.withCString { write(2, $0, strlen($0)) } }
+        for line in lines { writeAll(2, line) }
     }
 }
 

@@ -9,16 +9,11 @@
 // needs it (the monitor has no user networking), gives an error that says what to add.
 // ABI version 1 of the monitor carries one network and one block device; the manifest enforces that.
 
-public struct DeviceAttachments: Equatable, Sendable {
+public struct DeviceAttachments: Sendable {
     /// The network device's name and the tap interface, when attached.
     public var net: (device: String, tap: String)?
     /// The block device's name and the host file, when attached.
     public var block: (device: String, file: String)?
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.net?.device == b.net?.device && a.net?.tap == b.net?.tap
-            && a.block?.device == b.block?.device && a.block?.file == b.block?.file
-    }
 
     /// The devices an image declares: the manifest's, else those its bound slots imply.
     public static func declared(by resolved: ResolvedImage) -> [DeviceDeclaration] {

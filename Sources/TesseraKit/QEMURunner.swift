@@ -157,14 +157,6 @@ public enum QEMURunner {
     }
 
     /// Quotes one word for the guest's command-line parser (BootArguments).
-    /// A word as the guest's command-line parser reads it back (BootArguments' writer).
-    public static func quote(_ word: String) -> String { BootArguments.quote(word) }
-
-    /// The kernel command line: kernel parameters, `--`, app arguments.
-    public static func commandLine(kernel: [String], arguments: [String]) -> String {
-        BootArguments.commandLine(kernel: kernel, application: arguments)
-    }
-
     public static func qemuArguments(_ options: RunOptions, accelerator: Accelerator, exitRecord: URL) -> [String] {
         let kib = max(options.memoryBytes / 1024, 1)
         var arguments = [
@@ -176,7 +168,7 @@ public enum QEMURunner {
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-debugcon", "file:\(exitRecord.path)",
             "-kernel", options.image.path,
-            "-append", commandLine(kernel: options.kernelParameters, arguments: options.arguments),
+            "-append", BootArguments.commandLine(kernel: options.kernelParameters, application: options.arguments),
         ]
         if options.userNetwork {
             let netdev = options.tapDevice.map { "tap,id=net0,ifname=\($0),script=no,downscript=no" }

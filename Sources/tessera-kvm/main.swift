@@ -11,19 +11,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BootArguments
 import KVMMonitor
 
 /// Reports on standard error and ends the process with `_exit`: after confinement only write(2) and
 /// exit_group(2) are sure to be allowed (no stdio, no atexit handlers, no closing of descriptors).
 func fail(_ message: String, status: Int32) -> Never {
-    let line = "tessera-kvm: " + message + "\n"
-    var bytes = Array(line.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-        guard written > 0 else { break }
-        offset += written
-    }
+    writeAll(2, "tessera-kvm: " + message + "\n")
     _exit(status)
 }
 
@@ -61,7 +55,7 @@ while !arguments.isEmpty {
     switch argument {
     case "-m", "--memory":
         let text = value(after: argument)
-        guard let size = GuestCommandLine.parseSize(text) else { fail("invalid memory size '\(text)'", status: 2) }
+        guard let size = MemorySize.parse(text) else { fail("invalid memory size '\(text)'", status: 2) }
         memory = size
     case "--net":
         let text = value(after: argument)
@@ -98,7 +92,7 @@ guard let imagePath else { fail("no image given\n\(usage)", status: 2) }
 
 var configuration = MonitorConfiguration(
     imagePath: imagePath, memorySize: memory,
-    commandLine: GuestCommandLine.make(kernel: parameters, arguments: appArguments))
+    commandLine: BootArguments.commandLine(kernel: parameters, application: appArguments))
 configuration.tapName = tap
 configuration.diskPath = disk
 configuration.netDeviceName = netName

@@ -167,13 +167,7 @@ struct Run: ParsableCommand {
             guard let machine = Machine(rawValue: platformName) else {
                 throw ValidationError("unknown platform '\(platformName)'; valid choices: \(Machine.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            var memoryBytes = manifest.memory
-            if let memory {
-                guard let parsed = Manifest.parseMemory(memory) else {
-                    throw ValidationError("invalid memory size '\(memory)'; use e.g. 512K, 2M or 1G")
-                }
-                memoryBytes = parsed
-            }
+            let memoryBytes = try guestMemory(manifest)
             guard let accelerator = Accelerator(rawValue: accel) else {
                 throw ValidationError("unknown accelerator '\(accel)'; valid choices: auto, kvm, tcg")
             }
@@ -200,16 +194,7 @@ struct Run: ParsableCommand {
                 }
                 runOptions.tapDevice = name
             }
-            // The manifest's parameters first: a later word wins, so -e overrides them.
-            runOptions.kernelParameters = manifest.parameters
-            for setting in environment {
-                let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, Manifest.parameterProblem(name: parts[0], value: parts[1]) == nil else {
-                    throw ValidationError("invalid -e '\(setting)'; use NAME=VALUE (lowercase name, no spaces or quotes), e.g. -e ip=10.77.0.2/24")
-                }
-                runOptions.kernelParameters.append(setting)
-            }
-            if bootStats { runOptions.kernelParameters.append("tessera.bootstats") }
+            runOptions.kernelParameters = try kernelParameters(manifest)
             runOptions.extraQEMUArguments = qemuArg
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))
@@ -229,20 +214,18 @@ struct Run: ParsableCommand {
 }
 
 extension Run {
-    /// `--platform kvm`: the image runs under Tessera's own monitor, in this process.
-    func runOnMonitor(_ product: BuildProduct) throws -> Int32 {
-        let manifest = product.resolved.manifest
-        guard publish.isEmpty else {
-            throw ValidationError("-p needs QEMU's user networking; under --platform kvm use --net tap:NAME and reach the guest's address")
+    /// `-m`, else the manifest's memory.
+    func guestMemory(_ manifest: Manifest) throws -> UInt64 {
+        guard let memory else { return manifest.memory }
+        guard let parsed = Manifest.parseMemory(memory) else {
+            throw ValidationError("invalid memory size '\(memory)'; use e.g. 512K, 2M or 1G")
         }
-        var memoryBytes = UInt64(manifest.memory)
-        if let memory {
-            guard let parsed = Manifest.parseMemory(memory) else {
-                throw ValidationError("invalid memory size '\(memory)'; use e.g. 512K, 2M or 1G")
-            }
-            memoryBytes = UInt64(parsed)
-        }
-        memoryBytes = (memoryBytes + 4095) / 4096 * 4096
+        return parsed
+    }
+
+    /// The manifest's parameters first, then each `-e` (a later word wins, so -e overrides them), then
+    /// `tessera.bootstats` for --boot-stats.
+    func kernelParameters(_ manifest: Manifest) throws -> [String] {
         var parameters = manifest.parameters
         for setting in environment {
             let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
@@ -252,6 +235,17 @@ extension Run {
             parameters.append(setting)
         }
         if bootStats { parameters.append("tessera.bootstats") }
+        return parameters
+    }
+
+    /// `--platform kvm`: the image runs under Tessera's own monitor (tessera-kvm, a child process).
+    func runOnMonitor(_ product: BuildProduct) throws -> Int32 {
+        let manifest = product.resolved.manifest
+        guard publish.isEmpty else {
+            throw ValidationError("-p needs QEMU's user networking; under --platform kvm use --net tap:NAME and reach the guest's address")
+        }
+        let memoryBytes = (try guestMemory(manifest) + 4095) / 4096 * 4096
+        let parameters = try kernelParameters(manifest)
         var monitorArguments = ["-m", String(memoryBytes)]
         if net.contains("user") {
             throw ValidationError("--net user is QEMU's user networking; under --platform kvm the network is a tap device: --net tap:NAME")

@@ -1,5 +1,5 @@
-// Tests of the guest's CPUID list (GuestCPUID, with a fake host) and of the command line and memory sizes
-// the monitor takes (GuestCommandLine).
+// Tests of the guest's CPUID list (GuestCPUID, with a fake host), of the memory sizes the monitor takes
+// (MemorySize) and of its crash-report backtrace.
 
 import HypercallABI
 import Testing
@@ -108,37 +108,7 @@ private func bit(_ n: UInt32) -> UInt32 { 1 << n }
 
 // MARK: - Command line and sizes
 
-@Suite struct GuestCommandLineTests {
-    @Test(arguments: ["hello", "ip=10.0.0.2/24", "tessera.bootstats", "-v", "héllo", "a=b,c", "---", "-"])
-    func plainWordsAreUnchanged(word: String) {
-        #expect(GuestCommandLine.quote(word) == word)
-    }
-
-    static let quotedWords: [(String, String)] = [("a b", #""a b""#),
-                      ("tab\there", "\"tab\there\""),
-                      ("line\nbreak", "\"line\nbreak\""),
-                      ("cr\r", "\"cr\r\""),
-                      (#"say "hi""#, #""say \"hi\"""#),
-                      (#"C:\dir"#, #""C:\\dir""#),
-                      (#"\"#, #""\\""#),
-                      (#"""#, #""\"""#),
-                      ("", #""""#),
-                      ("--", #""--""#),
-                      (" ", #"" ""#)]
-
-    @Test(arguments: quotedWords)
-    func specialWordsAreQuotedAndEscaped(word: String, quoted: String) {
-        #expect(GuestCommandLine.quote(word) == quoted)
-    }
-
-    @Test func makeJoinsKernelParametersAndArguments() {
-        #expect(GuestCommandLine.make(kernel: ["ip=10.0.0.2/24", "tessera.bootstats"], arguments: ["3", "a b", "--", ""])
-                == #"ip=10.0.0.2/24 tessera.bootstats -- 3 "a b" "--" """#)
-        #expect(GuestCommandLine.make(kernel: [], arguments: []) == "--")
-        #expect(GuestCommandLine.make(kernel: [], arguments: ["x"]) == "-- x")
-        #expect(GuestCommandLine.make(kernel: ["--"], arguments: []) == #""--" --"#)
-    }
-
+@Suite struct MemorySizeTests {
     static let sizes: [(String, UInt64)] = [
         ("2M", 2 * 1_048_576), ("512K", 512 * 1024), ("1G", 1_073_741_824), ("4096", 4096),
         ("2m", 2 * 1_048_576), ("512k", 512 * 1024), ("1g", 1_073_741_824), ("4G", 4 * 1_073_741_824), ("1", 1),
@@ -147,13 +117,13 @@ private func bit(_ n: UInt32) -> UInt32 { 1 << n }
 
     @Test(arguments: sizes)
     func parseSizeAcceptsNumbersAndUnits(text: String, bytes: UInt64) {
-        #expect(GuestCommandLine.parseSize(text) == bytes)
+        #expect(MemorySize.parse(text) == bytes)
     }
 
     @Test(arguments: ["0", "0M", "", "M", "k", "-1", "-2M", "12X", "2MB", "2 M", " 2M", "0x100", "1.5G",
                       "99999999999999999999G", "17179869184G", "18446744073709551616", "18014398509481984K"])
     func parseSizeRefusesMalformedZeroAndOverflowingSizes(text: String) {
-        #expect(GuestCommandLine.parseSize(text) == nil)
+        #expect(MemorySize.parse(text) == nil)
     }
 }
 
