@@ -16,10 +16,7 @@
 /// Writers for each RESP2 reply type.
 public enum RESPReply {
     public static func simpleString(_ text: StaticString, into reply: inout [UInt8]) {
-        reply.append(ASCII.plus)
-        reply.appendStatic(text)
-        reply.append(ASCII.carriageReturn)
-        reply.append(ASCII.lineFeed)
+        staticLine(ASCII.plus, text, into: &reply)
     }
 
     public static func simpleString(_ text: [UInt8], into reply: inout [UInt8]) {
@@ -34,8 +31,13 @@ public enum RESPReply {
 
     /// An error reply; `message` is without the '-': "ERR syntax error".
     public static func error(_ message: StaticString, into reply: inout [UInt8]) {
-        reply.append(ASCII.minus)
-        reply.appendStatic(message)
+        staticLine(ASCII.minus, message, into: &reply)
+    }
+
+    /// `prefix`, the text, CRLF: a simple string or an error whose text is known at compile time.
+    static func staticLine(_ prefix: UInt8, _ text: StaticString, into reply: inout [UInt8]) {
+        reply.append(prefix)
+        reply.appendStatic(text)
         reply.append(ASCII.carriageReturn)
         reply.append(ASCII.lineFeed)
     }

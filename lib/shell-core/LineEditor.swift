@@ -272,14 +272,9 @@ public struct LineEditor {
         }
     }
 
+    /// ESC [ final: the letters mean what they mean after ESC O (`ss3Key`); `~` takes a parameter.
     func csiKey(final: UInt8, parameter: Int) -> Key? {
         switch final {
-        case UInt8(ascii: "A"): return .up
-        case UInt8(ascii: "B"): return .down
-        case UInt8(ascii: "C"): return .right
-        case UInt8(ascii: "D"): return .left
-        case UInt8(ascii: "H"): return .home
-        case UInt8(ascii: "F"): return .end
         case UInt8(ascii: "~"):
             switch parameter {
             case 1, 7: return .home
@@ -287,7 +282,7 @@ public struct LineEditor {
             case 3: return .delete
             default: return nil
             }
-        default: return nil
+        default: return ss3Key(final)
         }
     }
 
