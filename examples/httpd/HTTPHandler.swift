@@ -38,6 +38,10 @@ struct HTTPHandler: StreamHandler {
         respondWithError(.requestHeaderFieldsTooLarge, into: &outbox)
     }
 
+    mutating func requestTimedOut(outbox: inout Outbox) {
+        respondWithError(.requestTimeout, into: &outbox)
+    }
+
     func respond(to request: HTTPRequest, into outbox: inout Outbox) {
         var path = request.path
         if path.last == UInt8(ascii: "/") { path += Array("index.html".utf8) }

@@ -2,12 +2,16 @@
 //
 // One thread serves every connection: the network stack's StreamServer polls the listener and the
 // connections, and HTTPHandler (HTTPHandler.swift) answers the requests. Connections beyond the limit
-// get "503 Service Unavailable" and are closed at once: a clean refusal instead of a silent stall. A
-// connection idle for 30 seconds is closed.
+// first evict the connection idle longest (idle at least a second), and otherwise get "503 Service
+// Unavailable": slow or idle clients cannot lock real ones out. A request whose head is not complete
+// 20 seconds after its first byte gets "408 Request Timeout" (nginx's client_header_timeout), a
+// keep-alive connection idle for 30 seconds is closed, and TCP buffers and inboxes are allocated as
+// bytes arrive, so a thousand slow clients cost little memory (docs/network.md, "Servers under load").
 //
 // The network is configured by DHCP (QEMU user networking hands out 10.0.2.15), or statically with
 // `tessera run -e ip=10.77.0.2/24 -e gateway=10.77.0.1` (e.g. on a tap device).
 
+import AllocatorAPI
 import Clock
 import EmbeddedFiles
 import HTTP
@@ -20,7 +24,10 @@ import NetWire
 struct HTTPServer: Application {
     static func main(arguments: [String]) -> Int32 {
         var log = true
-        var maximumConnections = 128
+        var maximumConnections = 1024
+        var headerTimeout: UInt64 = 20
+        var idleTimeout: UInt64 = 30
+        var reportSeconds: UInt64 = 0
         var port: UInt16 = 80
         var index = 0
         while index < arguments.count {
@@ -30,8 +37,11 @@ struct HTTPServer: Application {
             case "--quiet": log = false
             case "--max-connections": maximumConnections = max(Int(value) ?? 0, 1); index += 1
             case "--port": port = UInt16(value) ?? port; index += 1
+            case "--header-timeout": headerTimeout = max(UInt64(value) ?? headerTimeout, 1); index += 1
+            case "--idle-timeout": idleTimeout = max(UInt64(value) ?? idleTimeout, 1); index += 1
+            case "--report": reportSeconds = UInt64(value) ?? 0; index += 1
             default:
-                print("httpd: unknown argument '\(argument)' (use --quiet, --max-connections N, --port N)")
+                print("httpd: unknown argument '\(argument)' (use --quiet, --max-connections N, --port N, --header-timeout S, --idle-timeout S, --report S)")
                 return 2
             }
             index += 1
@@ -50,6 +60,9 @@ struct HTTPServer: Application {
         var configuration = StreamServerConfiguration(port: port)
         configuration.maximumConnections = maximumConnections
         configuration.maximumInbox = 16 * 1024
+        configuration.requestTimeout = headerTimeout * 1_000_000_000
+        configuration.idleTimeout = idleTimeout * 1_000_000_000
+        configuration.evictIdleAfter = 1_000_000_000
         HTTPResponseHead.writeError(.serviceUnavailable, into: &configuration.refusal)
         let server: StreamServer<TesseraImage, HTTPHandler>
         do {
@@ -59,6 +72,19 @@ struct HTTPServer: Application {
             return 1
         }
         print("httpd: serving \(EmbeddedFiles.count) files on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
-        server.run()
+        var nextReport = Clock.now() + reportSeconds * 1_000_000_000
+        server.run { now in
+            guard reportSeconds > 0, now >= nextReport else { return }
+            nextReport = now + reportSeconds * 1_000_000_000
+            report(server.statistics)
+        }
+    }
+
+    /// One console line of the server's figures (`--report SECONDS`): what a load test watches.
+    static func report(_ statistics: StreamServerStatistics) {
+        let heap = TesseraImage.withHeap { $0.statistics }
+        let tcp = Network.shared?.tcpStatistics ?? TCPStatistics()
+        let buffers = Network.shared?.bufferMemory
+        print("httpd: report: open \(statistics.open) accepted \(statistics.accepted) refused \(statistics.refused) evicted \(statistics.evicted) request-timeouts \(statistics.closedRequestTimeout) idle-closed \(statistics.closedIdle) heap-in-use \(heap.inUseBytes) heap-peak \(heap.peakInUseBytes) available \(Kernel<TesseraImage>.availableMemory) tcp-buffers \(buffers?.used ?? 0) syn-refused-memory \(tcp.memoryRefusals) listen-overflows \(tcp.listenOverflows)")
     }
 }

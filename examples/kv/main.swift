@@ -22,10 +22,17 @@ struct KVServer: Application {
             guard let policy = KVEvictionPolicy(name: ArraySlice(text.utf8)) else { print("kv: bad kv.policy=\(text)"); return 2 }
             configuration.evictionPolicy = policy
         }
-        var maximumClients = 1000
+        // Redis's defaults: 10000 clients (fewer when memory runs short: then new clients are refused
+        // with Redis's error), and no idle timeout (`timeout 0`).
+        var maximumClients = 10000
         if let text = kernelParameters.kernelValue("kv.maxclients") {
             guard let value = Int(text), value > 0 else { print("kv: bad kv.maxclients=\(text)"); return 2 }
             maximumClients = value
+        }
+        var idleSeconds: UInt64 = 0
+        if let text = kernelParameters.kernelValue("kv.timeout") {
+            guard let value = UInt64(text) else { print("kv: bad kv.timeout=\(text)"); return 2 }
+            idleSeconds = value
         }
         var tcp = TCPConfiguration()
         tcp.receiveBufferSize = 16 * 1024
@@ -45,7 +52,7 @@ struct KVServer: Application {
         registerKVMetrics(database)
         var serverConfiguration = StreamServerConfiguration(port: 6379)
         serverConfiguration.maximumConnections = maximumClients
-        serverConfiguration.idleTimeout = 3600_000_000_000
+        serverConfiguration.idleTimeout = idleSeconds == 0 ? nil : idleSeconds * 1_000_000_000
         serverConfiguration.maximumInbox = 1 << 20
         serverConfiguration.refusal = Array("-ERR max number of clients reached\r\n".utf8)
         let server: StreamServer<TesseraImage, RedisHandler>

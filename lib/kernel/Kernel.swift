@@ -110,6 +110,26 @@ public enum Kernel<I: Image> {
         return 0
     }
 
+    /// Memory held back from fallible allocations (`tryAllocate`), so that the rest of the image — whose
+    /// Swift allocations cannot fail gracefully — still has room when network buffers ran the heap
+    /// low: 1/16 of RAM, at least 64 KiB.
+    public static var allocationReserve: Int { max(physicalPages.totalPages * 4096 / 16, 64 * 1024) }
+
+    /// Bytes a fallible allocation could still get: free heap plus free pages, less the reserve.
+    public static var availableMemory: Int {
+        let heapFree = I.withHeap { $0.statistics.freeBytes }
+        return max(heapFree + physicalPages.freePages * 4096 - allocationReserve, 0)
+    }
+
+    /// Like `allocate`, but returns nil instead of panicking when the memory is not there (or only the
+    /// reserve is left): for buffers whose owner can do with less (connection buffers).
+    public static func tryAllocate(size: Int, alignment: Int) -> UnsafeMutableRawPointer? {
+        guard size >= 0, size <= availableMemory else { return nil }
+        if let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) { return pointer }
+        growHeap(toFit: size, alignment: alignment)
+        return I.withHeap { $0.allocate(size: size, alignment: alignment) }
+    }
+
     public static func free(_ pointer: UnsafeMutableRawPointer?) {
         I.withHeap { $0.free(pointer) }
     }

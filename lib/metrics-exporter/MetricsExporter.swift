@@ -47,6 +47,8 @@ public enum MetricsExporter<I: NetworkedImage> {
         configuration.backlog = 8
         configuration.maximumConnections = 8
         configuration.idleTimeout = 5_000_000_000
+        configuration.requestTimeout = 5_000_000_000
+        configuration.evictIdleAfter = 1_000_000_000
         configuration.maximumInbox = 8 * 1024
         let server: StreamServer<I, ScrapeHandler>
         do throws(SocketError) {

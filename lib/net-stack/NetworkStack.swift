@@ -103,6 +103,9 @@ public final class NetworkStack<I: NetworkedImage> {
         interface = Interface(device: device, configuration: configuration)
         var tcpConfiguration = tcpConfiguration
         tcpConfiguration.maximumSegmentSize = min(tcpConfiguration.maximumSegmentSize, device.mtu - 40)
+        if tcpConfiguration.memory == nil {
+            tcpConfiguration.memory = NetworkMemory(limit: Self.bufferBudget(kernelParameters))
+        }
         tcp = TCPStack(localAddress: configuration.address, configuration: tcpConfiguration,
                        secret: (UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max)))
         if case .dhcp = mode {
@@ -110,6 +113,34 @@ public final class NetworkStack<I: NetworkedImage> {
             _ = interface.bindUDP(port: DHCPClient.clientPort)
         }
     }
+
+    /// The bytes all connection buffers may hold: `net.buffers=SIZE` (K/M suffixes), or by default half
+    /// of the memory the image has left when the network starts (at least 256 KiB).
+    static func bufferBudget(_ parameters: BootArguments) -> Int {
+        if let text = parameters.kernelValue("net.buffers"), let bytes = parseSize(text) { return bytes }
+        return max(SystemMemory.available / 2, 256 * 1024)
+    }
+
+    /// "4M", "512K", "65536" → bytes.
+    public static func parseSize(_ text: String) -> Int? {
+        var digits = Substring(text)
+        var scale = 1
+        switch digits.last {
+        case "K", "k": scale = 1 << 10
+        case "M", "m": scale = 1 << 20
+        case "G", "g": scale = 1 << 30
+        default: break
+        }
+        if scale != 1 { digits = digits.dropLast() }
+        guard let value = Int(digits), value >= 0, value <= Int.max / scale else { return nil }
+        return value * scale
+    }
+
+    /// New connections the TCP table can take with the memory the image has (see TCPStack).
+    public var connectionRoom: Int { lock.withLock { tcp.connectionRoom } }
+
+    /// The connection-buffer budget (limit, bytes in use, peak, refused allocations).
+    public var bufferMemory: NetworkMemory? { lock.withLock { tcp.configuration.memory } }
 
     /// The running stack, if `start` was called.
     public static var shared: NetworkStack<I>? {

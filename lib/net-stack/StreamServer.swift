@@ -3,16 +3,31 @@
 // The server owns the listener and every connection's buffers; a protocol is a `StreamHandler`, one
 // value per connection, that turns received bytes into replies. Each turn of the loop polls the
 // listener and the connections (a connection waits for "readable" while it has nothing to send and
-// for "writable" while it does), accepts, reads what arrived into the connection's inbox and hands it
-// to the handler — which consumes complete requests from the front and appends replies to the outbox
-// — then writes as much of the outbox as the send buffer takes. Reading pauses while replies are
-// pending, so a client that pipelines without reading cannot make the server buffer without bound.
+// for "writable" while it does), reads what arrived into the connection's inbox and hands it to the
+// handler — which consumes complete requests from the front and appends replies to the outbox —
+// writes as much of the outbox as the send buffer takes, and then accepts. Reading pauses while
+// replies are pending, so a client that pipelines without reading cannot make the server buffer
+// without bound.
 //
 // Replies are chunks: bytes the outbox owns, or a view of memory that outlives the connection (an
-// embedded file), sent without copying until TCP takes it. Connections beyond `maximumConnections`
-// are sent `refusal` and closed at once: a clean refusal rather than a silent stall. A connection
-// idle for `idleTimeout`, or whose inbox grows past `maximumInbox` without a complete request, is
-// closed (the handler may first append an error reply: `inboxOverflow`).
+// embedded file), sent without copying until TCP takes it.
+//
+// No client can exhaust the server (slowloris, idle floods, huge partial requests):
+//   - `requestTimeout`: a request that is still incomplete this long after its first byte closes the
+//     connection (the handler may first append a reply: `requestTimedOut`, HTTP's 408), however
+//     slowly its bytes keep coming — nginx's client_header_timeout;
+//   - `idleTimeout`: a connection that neither sends a byte nor takes one of its replies for this long
+//     is closed (reset if replies were still pending: a client that never reads cannot pin them);
+//   - `maximumInbox`: an incomplete request larger than this closes the connection (`inboxOverflow`);
+//   - admission: at `maximumConnections`, or when the image's memory runs short (`memoryReserve`), a
+//     new connection first evicts the connection idle longest if that one was idle for at least
+//     `evictIdleAfter` (reset, counted) — so a flood of slow or idle clients cannot lock real clients
+//     out — and is otherwise sent `refusal` and closed; under memory pressure the server evicts so
+//     on its own, before the TCP stack would have to drop SYNs;
+//   - the inbox grows only while the image can spare the memory: a connection whose request would
+//     need more is closed (counted as closedMemory), not the image.
+// Each connection costs its control block and handler while idle: TCP buffers and the inbox are
+// allocated as bytes arrive and returned when they empty.
 
 import Clock
 import NetTCP
@@ -63,23 +78,35 @@ public protocol StreamHandler {
     mutating func received(_ inbox: inout [UInt8], outbox: inout Outbox, now: UInt64) -> Bool
     /// The inbox passed the limit without a complete request: append a last reply (or nothing).
     mutating func inboxOverflow(outbox: inout Outbox)
+    /// A request stayed incomplete past `requestTimeout`: append a last reply (or nothing).
+    mutating func requestTimedOut(outbox: inout Outbox)
     /// Called when the connection is closed, for whatever reason.
     mutating func closed()
 }
 
 extension StreamHandler {
     public mutating func inboxOverflow(outbox: inout Outbox) {}
+    public mutating func requestTimedOut(outbox: inout Outbox) {}
     public mutating func closed() {}
 }
 
 public struct StreamServerConfiguration {
     public var port: UInt16
     public var backlog = 128
-    public var maximumConnections = 128
+    public var maximumConnections = 1024
     /// Sent to a connection refused for being over the limit.
     public var refusal: [UInt8] = []
-    public var idleTimeout: UInt64 = 30_000_000_000
+    /// A connection with no request pending is closed after this long without a byte (nil: never).
+    public var idleTimeout: UInt64? = 30_000_000_000
+    /// A request still incomplete this long after its first byte closes the connection (nil: never).
+    public var requestTimeout: UInt64? = nil
+    /// When the server is full, a newcomer evicts the connection idle longest if that one has been
+    /// idle at least this long (nil: never evict, refuse the newcomer).
+    public var evictIdleAfter: UInt64? = nil
     public var maximumInbox = 64 * 1024
+    /// New connections are admitted (or make room by eviction) only while the image could still
+    /// allocate this much; inboxes grow only while they leave it free.
+    public var memoryReserve = 64 * 1024
     /// How often `tick` runs at least (it also runs after every wake-up).
     public var tickInterval: UInt64 = 100_000_000
 
@@ -90,7 +117,15 @@ public struct StreamServerConfiguration {
 
 public struct StreamServerStatistics {
     public var accepted = 0, refused = 0, closedIdle = 0, closedOverflow = 0, failed = 0
+    /// Closed because a request stayed incomplete past the request timeout.
+    public var closedRequestTimeout = 0
+    /// Idle connections reset to make room for a newcomer.
+    public var evicted = 0
+    /// Closed because their inbox could not grow (the image was short of memory).
+    public var closedMemory = 0
     public var open = 0
+    /// Bytes held by all inboxes (capacity) now.
+    public var inboxBytes = 0
 }
 
 public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
@@ -102,6 +137,10 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
         var closeAfterWrite = false
         var peerFinished = false
         var lastActivity: UInt64
+        /// When the first byte of the request still incomplete in the inbox arrived.
+        var requestStarted: UInt64?
+        /// Close with RST (evicted, or a request that timed out) rather than FIN.
+        var reset = false
     }
 
     public let configuration: StreamServerConfiguration
@@ -110,6 +149,10 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
     let listener: TCPListener<I>
     let makeHandler: (TCPEndpoint) -> Handler
     var connections: [Connection] = []
+    /// The poll set, one entry per connection after the listener's (kept to avoid reallocating).
+    var pollEntries: [PollEntry] = []
+    /// Room for this many new TCP connections is kept by evicting idle ones under memory pressure.
+    static var spareConnections: Int { 8 }
 
     /// Listens on `configuration.port`; `makeHandler` creates the handler of each new connection.
     public init(_ configuration: StreamServerConfiguration, handler makeHandler: @escaping (TCPEndpoint) -> Handler) throws(SocketError) {
@@ -122,39 +165,51 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
 
     /// Serves forever; `tick(now)` runs after every wake-up and at least every `tickInterval`.
     public func run(tick: (UInt64) -> Void = { _ in }) -> Never {
-        var entries: [PollEntry] = []
         var scratch = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            entries.removeAll(keepingCapacity: true)
-            entries.append(PollEntry(.listener(port: configuration.port)))
+            pollEntries.removeAll(keepingCapacity: true)
+            pollEntries.append(PollEntry(.listener(port: configuration.port)))
             for connection in connections {
-                entries.append(PollEntry(.stream(connection.stream.socket),
+                pollEntries.append(PollEntry(.stream(connection.stream.socket),
                                          interest: connection.outbox.isEmpty ? .readable : .writable))
             }
-            _ = stack.poll(&entries, timeout: configuration.tickInterval)
+            _ = stack.poll(&pollEntries, timeout: configuration.tickInterval)
             let now = Clock.now()
-            if !entries[0].ready.isEmpty { acceptAll(now: now) }
             var index = 0
             var entry = 1
+            var inboxBytes = 0
             while index < connections.count {
-                let ready = entry < entries.count && !entries[entry].ready.isEmpty
+                let ready = entry < pollEntries.count && !pollEntries[entry].ready.isEmpty
                 entry += 1
                 if service(&connections[index], ready: ready, scratch: &scratch, now: now) {
+                    inboxBytes += connections[index].inbox.capacity
                     index += 1
                 } else {
-                    connections[index].handler.closed()
-                    connections[index].stream.close()
-                    connections.remove(at: index)
+                    drop(at: index)
                 }
             }
+            statistics.inboxBytes = inboxBytes
+            // Memory pressure: make room before the network stack has to refuse SYNs (a refused SYN
+            // costs a real client a second-long retransmission).
+            while (SystemMemory.available < configuration.memoryReserve || stack.connectionRoom < Self.spareConnections)
+                    && evictIdlest(now: now) {}
+            if !pollEntries[0].ready.isEmpty { acceptAll(now: now) }
             statistics.open = connections.count
             tick(now)
         }
     }
 
+    func drop(at index: Int) {
+        connections[index].handler.closed()
+        if connections[index].reset { connections[index].stream.abort() } else { connections[index].stream.close() }
+        connections.remove(at: index)
+    }
+
     func acceptAll(now: UInt64) {
         while let stream = listener.tryAccept() {
-            guard connections.count < configuration.maximumConnections else {
+            let short = SystemMemory.available < configuration.memoryReserve
+            guard connections.count < configuration.maximumConnections && !short || evictIdlest(now: now),
+                  connections.reserveOneMore(), pollEntries.reserveFallibly(connections.count + 2) else {
                 statistics.refused += 1
                 if !configuration.refusal.isEmpty { _ = configuration.refusal.withUnsafeBytes { try? stream.tryWrite($0) } }
                 stream.close()
@@ -166,10 +221,23 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
         }
     }
 
+    /// Resets the connection idle longest, if it has been idle for `evictIdleAfter`. True if one went.
+    func evictIdlest(now: UInt64) -> Bool {
+        guard let threshold = configuration.evictIdleAfter, !connections.isEmpty else { return false }
+        var idlest = 0
+        for index in connections.indices where connections[index].lastActivity < connections[idlest].lastActivity {
+            idlest = index
+        }
+        guard now - connections[idlest].lastActivity >= threshold else { return false }
+        statistics.evicted += 1
+        connections[idlest].reset = true
+        drop(at: idlest)
+        return true
+    }
+
     /// Reads, answers, writes. False when the connection is done.
     func service(_ connection: inout Connection, ready: Bool, scratch: inout [UInt8], now: UInt64) -> Bool {
         if ready || !connection.outbox.isEmpty {
-            connection.lastActivity = now
             while connection.outbox.isEmpty && !connection.closeAfterWrite && !connection.peerFinished {
                 let result = scratch.withUnsafeMutableBytes { buffer in
                     Result { () throws(SocketError) in try connection.stream.tryRead(into: buffer) }
@@ -179,13 +247,26 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
                     return false
                 }
                 guard let count else { break }
+                connection.lastActivity = now
                 if count == 0 {
                     connection.peerFinished = true
                     break
                 }
+                guard reserveInbox(&connection.inbox, adding: count) else {
+                    statistics.closedMemory += 1
+                    connection.reset = true
+                    return false
+                }
                 connection.inbox.append(contentsOf: scratch[0..<count])
+                let held = connection.inbox.count
                 if connection.handler.received(&connection.inbox, outbox: &connection.outbox, now: now) {
                     connection.closeAfterWrite = true
+                }
+                if connection.inbox.isEmpty {
+                    connection.requestStarted = nil
+                    if connection.inbox.capacity > 4096 { connection.inbox = [] }   // give a big request's room back
+                } else if connection.requestStarted == nil || connection.inbox.count < held {
+                    connection.requestStarted = now                 // a new request began in this read
                 }
                 if connection.inbox.count > configuration.maximumInbox && connection.outbox.isEmpty {
                     statistics.closedOverflow += 1
@@ -193,21 +274,48 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
                     connection.closeAfterWrite = true
                 }
             }
-            guard write(&connection) else {
+            guard write(&connection, now: now) else {
                 statistics.failed += 1
                 return false
             }
         }
         if connection.outbox.isEmpty && (connection.closeAfterWrite || connection.peerFinished) { return false }
-        if now - connection.lastActivity > configuration.idleTimeout {
+        if let timeout = configuration.requestTimeout, let started = connection.requestStarted,
+           now - started > timeout, !connection.closeAfterWrite {
+            statistics.closedRequestTimeout += 1
+            connection.inbox = []
+            connection.requestStarted = nil
+            connection.handler.requestTimedOut(outbox: &connection.outbox)
+            connection.closeAfterWrite = true
+            guard !connection.outbox.isEmpty, write(&connection, now: now) else {
+                connection.reset = true
+                return false
+            }
+            return !connection.outbox.isEmpty
+        }
+        if let timeout = configuration.idleTimeout, now - connection.lastActivity > timeout {
+            // Silent for too long: waiting for a request, or not reading its replies (reset then,
+            // nothing more would be delivered).
             statistics.closedIdle += 1
+            connection.reset = !connection.outbox.isEmpty
             return false
         }
         return true
     }
 
-    /// Writes the outbox as far as the send buffer allows. False when the connection failed.
-    func write(_ connection: inout Connection) -> Bool {
+    /// Makes room for `count` more bytes in `inbox` if the image can spare it (doubling, as arrays do).
+    func reserveInbox(_ inbox: inout [UInt8], adding count: Int) -> Bool {
+        let needed = inbox.count + count
+        guard needed > inbox.capacity else { return true }
+        let capacity = max(needed, inbox.capacity * 2, 256)
+        guard SystemMemory.available >= capacity + configuration.memoryReserve else { return false }
+        inbox.reserveCapacity(capacity)
+        return true
+    }
+
+    /// Writes the outbox as far as the send buffer allows (progress counts as activity). False when the
+    /// connection failed.
+    func write(_ connection: inout Connection, now: UInt64) -> Bool {
         connection.outbox.flushPending()
         while let chunk = connection.outbox.chunks.first {
             let offset = connection.outbox.written
@@ -222,6 +330,7 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
             }
             guard case .success(let count) = result else { return false }
             if count == 0 { break }
+            connection.lastActivity = now
             connection.outbox.written += count
             if connection.outbox.written == chunk.count {
                 connection.outbox.chunks.removeFirst()

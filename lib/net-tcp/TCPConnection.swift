@@ -12,8 +12,11 @@
 // straight into the same ring past its tail and its ranges remembered, so reordering costs no copies
 // beyond the one into the ring. RCV.WND is the ring's free space (scaled down by the window shift).
 //
-// Buffers are allocated when the connection is created and released when it reaches TIME-WAIT or
-// CLOSED, so a table full of TIME-WAIT entries costs only their control blocks.
+// Buffers hold no storage until bytes arrive (ByteRing grows on demand, charged to the stack's
+// NetworkMemory), give it back whenever they empty, and are dropped when the connection reaches
+// TIME-WAIT or CLOSED: an idle, slow or TIME-WAIT connection costs only its control block. When the
+// budget is spent the receive window shrinks to the storage there is, and data past it is dropped
+// unacknowledged (the peer retransmits), instead of the image running out of memory.
 //
 // Deliberate limits: no urgent data (URG is ignored, RFC 6093 advises against its use), no SACK (not
 // offered), no ECN. Data that arrives after the application closed the connection is acknowledged
@@ -66,6 +69,11 @@ public struct TCPConfiguration: Sendable {
     public var keepAliveIdle: UInt64? = nil
     public var keepAliveInterval: UInt64 = 75_000_000_000
     public var keepAliveProbes = 9
+    /// How long a connection the application closed may wait in FIN-WAIT-2 for the peer's FIN before
+    /// it is dropped (Linux's tcp_fin_timeout, 60 s): a peer that never closes cannot pin it.
+    public var finWait2Timeout: UInt64 = 60_000_000_000
+    /// The budget buffer storage is charged to (nil: allocated without a budget, still fallibly).
+    public var memory: NetworkMemory? = nil
 
     public init() {}
 
@@ -131,6 +139,8 @@ public struct TCPConnection {
     var keepAliveDeadline: UInt64 = 0
     var keepAliveProbesSent = 0
     var timeWaitDeadline: UInt64 = 0
+    /// An orphaned FIN-WAIT-2 ends here (configuration.finWait2Timeout).
+    var finWait2Deadline: UInt64 = 0
     var lastReceivedAt: UInt64 = 0
     var lastSentAt: UInt64 = 0
 
@@ -162,8 +172,8 @@ public struct TCPConnection {
         sendNext = initialSequence
         sendMaximum = initialSequence
         sendBufferStart = initialSequence + 1
-        sendBuffer = ByteRing(capacity: configuration.sendBufferSize)
-        receiveBuffer = ByteRing(capacity: configuration.receiveBufferSize)
+        sendBuffer = ByteRing(capacity: configuration.sendBufferSize, memory: configuration.memory)
+        receiveBuffer = ByteRing(capacity: configuration.receiveBufferSize, memory: configuration.memory)
         congestion = CongestionControl(segmentSize: 536)
         lastReceivedAt = now
     }
@@ -185,7 +195,7 @@ public struct TCPConnection {
     /// Room for `send` now.
     public var writableBytes: Int {
         guard canSend, let buffer = sendBuffer else { return 0 }
-        return buffer.freeSpace
+        return max(min(buffer.freeSpace, buffer.placeableBytes - buffer.count), 0)
     }
     /// Whether `send` is allowed at all: before our FIN, in a state that can carry data.
     public var canSend: Bool {
@@ -195,8 +205,8 @@ public struct TCPConnection {
     public var isReceiveFinished: Bool {
         readableBytes == 0 && (finReceived || state == .closed || state == .timeWait)
     }
-    /// Bytes of buffer memory the connection holds (0 once it has no more use for its buffers).
-    public var bufferMemory: Int { (sendBuffer?.capacity ?? 0) + (receiveBuffer?.capacity ?? 0) }
+    /// Bytes of buffer storage the connection holds now (0 while idle and once it ended).
+    public var bufferMemory: Int { (sendBuffer?.allocatedBytes ?? 0) + (receiveBuffer?.allocatedBytes ?? 0) }
     /// Bytes queued but not yet acknowledged.
     public var unacknowledgedBytes: Int { sendBuffer?.count ?? 0 }
 
@@ -227,6 +237,7 @@ public struct TCPConnection {
         // at least min(buffer / 2, MSS).
         let threshold = min(ring.capacity / 2, configuration.maximumSegmentSize)
         if count > 0 && ring.freeSpace - advertisedWindow >= threshold && state.isSynchronized { ackNow = true }
+        if ring.isEmpty && outOfOrder.isEmpty { ring.releaseStorage() }
         receiveBuffer = ring
         return count
     }
@@ -276,7 +287,11 @@ public struct TCPConnection {
         guard let fin = finSequence else { return false }
         return sendUnacknowledged - fin > 0
     }
-    var currentReceiveWindow: Int { receiveBuffer?.freeSpace ?? 0 }
+    /// What may arrive now: the free space, less what the memory budget could not store.
+    var currentReceiveWindow: Int {
+        guard let ring = receiveBuffer else { return 0 }
+        return max(min(ring.freeSpace, ring.placeableBytes - ring.count), 0)
+    }
 
     mutating func enterClosed() {
         state = .closed
@@ -286,11 +301,13 @@ public struct TCPConnection {
         persistDeadline = 0
         keepAliveDeadline = 0
         timeWaitDeadline = 0
+        finWait2Deadline = 0
     }
 
     mutating func enterTimeWait(now: UInt64) {
         state = .timeWait
         timeWaitDeadline = now + configuration.timeWaitDuration
+        finWait2Deadline = 0
         retransmitDeadline = 0
         persistDeadline = 0
         keepAliveDeadline = 0

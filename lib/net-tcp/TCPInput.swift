@@ -225,7 +225,9 @@ extension TCPConnection {
         }
         if finAcknowledged {
             switch state {
-            case .finWait1: state = .finWait2
+            case .finWait1:
+                state = .finWait2
+                if applicationClosed { finWait2Deadline = now + configuration.finWait2Timeout }
             case .closing: enterTimeWait(now: now)
             case .lastAck:
                 enterClosed()
@@ -285,6 +287,7 @@ extension TCPConnection {
             if freed > 0 {
                 buffer.consume(freed)
                 sendBufferStart += freed
+                if buffer.isEmpty { buffer.releaseStorage() }
             }
             sendBuffer = buffer
         } else if ack - sendBufferStart > 0 {
@@ -318,7 +321,11 @@ extension TCPConnection {
             bytes = UnsafeRawBufferPointer(rebasing: bytes[min(-offset, bytes.count)...])
             offset = 0
         }
-        let take = min(bytes.count, ring.freeSpace - offset)
+        // Room in storage for the bytes (growth may be refused under memory pressure: then the rest
+        // is dropped unacknowledged and the peer retransmits it into a window that shrank).
+        let wanted = min(bytes.count, ring.freeSpace - offset)
+        let room = wanted > 0 && !applicationClosed ? ring.makeRoom(upTo: ring.count + offset + wanted) - ring.count - offset : wanted
+        let take = min(wanted, room)
         guard take > 0 else {
             ackNow = true
             return

@@ -18,7 +18,9 @@
 // Timers: retransmission (RFC 6298 5.1-5.7: runs while data is in flight, restarts on new ACKs,
 // backs off on expiry; SYN and data have separate retry limits, then the connection times out),
 // persist (zero window with data waiting and nothing in flight; backs off to 60 s, never gives up while
-// the peer answers), delayed ACK, keep-alive (idle time, interval, probe count) and TIME-WAIT (2 MSL).
+// the peer answers — unless the application already closed: an orphan gives up after `dataRetries`
+// probes), delayed ACK, keep-alive (idle time, interval, probe count), orphaned FIN-WAIT-2
+// (`finWait2Timeout`) and TIME-WAIT (2 MSL).
 //
 // `transmit(header, data)` hands one segment to the IP layer; when it returns false (no transmit
 // buffer, address not yet resolved) the connection stops sending and tries again on the next poll.
@@ -31,7 +33,8 @@ extension TCPConnection {
     /// The earliest timer deadline, if any timer runs.
     public var nextDeadline: UInt64? {
         var earliest: UInt64? = nil
-        for deadline in [retransmitDeadline, delayedAckDeadline, persistDeadline, keepAliveDeadline, timeWaitDeadline]
+        for deadline in [retransmitDeadline, delayedAckDeadline, persistDeadline, keepAliveDeadline, timeWaitDeadline,
+                             finWait2Deadline]
         where deadline != 0 {
             earliest = min(earliest ?? deadline, deadline)
         }
@@ -183,11 +186,23 @@ extension TCPConnection {
             enterClosed()
             return
         }
+        if finWait2Deadline != 0 && now >= finWait2Deadline && state == .finWait2 {
+            error = .timedOut                               // orphaned: the peer never sent its FIN
+            enterClosed()
+            return
+        }
         if retransmitDeadline != 0 && now >= retransmitDeadline {
             retransmissionTimeout(now: now)
             if state == .closed { return }
         }
         if persistDeadline != 0 && now >= persistDeadline {
+            // An orphan (closed by the application) whose peer keeps its window shut is given up
+            // after as many probes as data retransmissions (Linux: tcp_orphan_retries).
+            if applicationClosed && persistBackoff >= configuration.dataRetries {
+                error = .timedOut
+                enterClosed()
+                return
+            }
             windowProbeDue = true
             persistBackoff += 1
             let interval = retransmissionTimer.timeout << UInt64(min(persistBackoff, 10))

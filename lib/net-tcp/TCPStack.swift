@@ -4,7 +4,8 @@
 // (local port, remote address, remote port) in a dictionary. A segment for no connection goes to a
 // listener on its port: a SYN opens a connection in SYN-RECEIVED if the listener's backlog has room
 // (otherwise it is dropped and counted, so the peer retries, as Linux does), an ACK is answered with RST,
-// anything else dropped; with no listener either, the CLOSED-state rules answer with RST (RFC 9293
+// anything else dropped — and so is a SYN that arrives while the buffer budget or the image's memory
+// is short (`admissionReserve`, counted as memoryRefusals); with no listener either, the CLOSED-state rules answer with RST (RFC 9293
 // 3.10.7.1). A SYN for a connection in TIME-WAIT whose sequence number is above the old RCV.NXT ends
 // the TIME-WAIT and opens a new connection (RFC 9293 3.10.7.4 / RFC 6191 without timestamps), so a
 // client reconnecting quickly from the same port is not refused.
@@ -45,6 +46,8 @@ public struct TCPStatistics: Equatable, Sendable {
     public var segmentsIn = 0, segmentsOut = 0, malformed = 0, badChecksum = 0
     public var resetsSent = 0, activeOpens = 0, passiveOpens = 0, listenOverflows = 0, timeWaitReused = 0
     public var timeWaitRecycled = 0, closedPortSegments = 0
+    /// SYNs dropped because the connection-buffer budget or the image's memory was short.
+    public var memoryRefusals = 0
     /// Sums over all connections, past and present (for metrics).
     public var retransmittedSegments = 0, fastRetransmits = 0, timeouts = 0, duplicateAcks = 0
     public var challengeAcks = 0, outOfOrderSegments = 0, windowProbes = 0, keepAliveProbes = 0
@@ -95,7 +98,10 @@ public struct TCPStack {
     public var localAddress: IPv4Address
     public var configuration: TCPConfiguration
     /// Connections (all states) the table holds at most.
-    public var maximumConnections = 1024
+    public var maximumConnections = 4096
+    /// A SYN opens a connection only while the buffer budget can still grant this much and the image
+    /// has this much memory to spare (an idle connection needs no buffers, but one that talks does).
+    public var admissionReserve = 16 * 1024
     public internal(set) var statistics = TCPStatistics()
     var sequenceGenerator: InitialSequenceGenerator
     var slots: [Slot] = []
@@ -182,7 +188,7 @@ public struct TCPStack {
             }
         }
         guard let port else { throw .noPortsAvailable }
-        guard let index = allocateSlot() else { throw .tableFull }
+        guard hasMemoryForConnection, let index = allocateSlot() else { throw .tableFull }
         let local = TCPEndpoint(localAddress, port)
         let isn = sequenceGenerator.next(local: local, remote: remote, now: now)
         install(TCPConnection.connect(local: local, remote: remote, initialSequence: isn,
@@ -298,6 +304,10 @@ public struct TCPStack {
                 return
             }
             guard isNewSyn else { return }
+            guard hasMemoryForConnection else {
+                statistics.memoryRefusals += 1
+                return
+            }
             guard pendingCounts[listener.port, default: 0] < listener.backlog, let index = allocateSlot() else {
                 statistics.listenOverflows += 1
                 return
@@ -357,6 +367,27 @@ public struct TCPStack {
         return earliest
     }
 
+    /// Whether a new connection's buffers could be had (the budget and the image both have room).
+    public var hasMemoryForConnection: Bool { connectionRoom > 0 }
+
+    /// How many more connections the table can take with the memory it has (Int.max while it can still
+    /// grow): free slots and spare capacity, as far as the lookup index has room too. A server watches
+    /// this to evict idle connections before SYNs have to be refused.
+    public var connectionRoom: Int {
+        if let memory = configuration.memory, memory.available < admissionReserve { return 0 }
+        guard SystemMemory.available >= admissionReserve else { return 0 }
+        var room = freeSlots.count + max(min(slots.capacity, maximumConnections) - slots.count, 0)
+        room = min(room, lookup.capacity - lookup.count)
+        guard room < 64 else { return room }
+        // The table and its index grow by doubling, while the image has the block for it.
+        if slots.count < maximumConnections && (slots.count < slots.capacity || slots.canDouble())
+            && (lookup.count < lookup.capacity || lookup.canDouble()) {
+            return Int.max
+        }
+        // TIME-WAIT entries the application closed are recycled when the table is full (slot and index).
+        return room + slots.reduce(0) { $0 + ($1.released && $1.connection?.state == .timeWait ? 1 : 0) }
+    }
+
     // MARK: Slots
 
     func handle(_ index: Int) -> TCPSocket { TCPSocket(index: Int32(index), generation: slots[index].generation) }
@@ -370,7 +401,9 @@ public struct TCPStack {
 
     mutating func allocateSlot() -> Int? {
         if let free = freeSlots.popLast() { return free }
-        if slots.count < maximumConnections {
+        // The table and its index grow only as far as the image can spare the memory (no panic).
+        guard lookup.reserveOneMore() else { return nil }
+        if slots.count < maximumConnections && slots.reserveOneMore() {
             slots.append(Slot())
             return slots.count - 1
         }
