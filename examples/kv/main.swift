@@ -53,6 +53,10 @@ struct KVServer: Application {
         var serverConfiguration = StreamServerConfiguration(port: 6379)
         serverConfiguration.maximumConnections = maximumClients
         serverConfiguration.idleTimeout = idleSeconds == 0 ? nil : idleSeconds * 1_000_000_000
+        // Under memory pressure (a flood of idle or half-sent clients in a small VM) the client idle
+        // longest makes room; at maxclients newcomers are refused, as Redis does.
+        serverConfiguration.evictIdleAfter = 1_000_000_000
+        serverConfiguration.evictWhenFull = false
         serverConfiguration.maximumInbox = 1 << 20
         serverConfiguration.refusal = Array("-ERR max number of clients reached\r\n".utf8)
         let server: StreamServer<TesseraImage, RedisHandler>

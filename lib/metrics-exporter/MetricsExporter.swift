@@ -67,6 +67,7 @@ public enum MetricsExporter<I: NetworkedImage> {
 
 /// One scrape per connection: the request parsed by the http library, the answer, then close.
 struct ScrapeHandler: StreamHandler {
+    nonisolated(unsafe) static var lastPageSize = 0
     static let parser = HTTPRequestParser(limits: HTTPLimits(maxTargetLength: 1024, maxHeaderSectionLength: 8192,
                                                              maxHeaderFields: 64, maxBodyLength: 0))
 
@@ -91,9 +92,17 @@ struct ScrapeHandler: StreamHandler {
             HTTPResponseHead.writeError(.notFound, includeBody: request.method == .get, into: &page)
             return
         }
+        // The page is built in memory: only when the image can spare twice the last page's size (the
+        // body, the response that copies it, and growth), else 503 — a scrape never panics the image.
+        let estimate = max(Self.lastPageSize, 16 * 1024) * 3
+        guard SystemMemory.available >= estimate + 32 * 1024 else {
+            HTTPResponseHead.writeError(.serviceUnavailable, includeBody: request.method == .get, into: &page)
+            return
+        }
         var body: [UInt8] = []
-        body.reserveCapacity(16 * 1024)
+        body.reserveCapacity(max(Self.lastPageSize + Self.lastPageSize / 4, 16 * 1024))
         sharedRegistry.scrape(into: &body)
+        Self.lastPageSize = body.count
         var head: [UInt8] = []
         HTTPResponseHead(status: .ok, contentLength: body.count, contentType: .prometheusText, keepAlive: false)
             .write(into: &head)

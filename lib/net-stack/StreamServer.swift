@@ -19,10 +19,11 @@
 //   - `idleTimeout`: a connection that neither sends a byte nor takes one of its replies for this long
 //     is closed (reset if replies were still pending: a client that never reads cannot pin them);
 //   - `maximumInbox`: an incomplete request larger than this closes the connection (`inboxOverflow`);
-//   - admission: at `maximumConnections`, or when the image's memory runs short (`memoryReserve`), a
-//     new connection first evicts the connection idle longest if that one was idle for at least
-//     `evictIdleAfter` (reset, counted) — so a flood of slow or idle clients cannot lock real clients
-//     out — and is otherwise sent `refusal` and closed; under memory pressure the server evicts so
+//   - admission: at `maximumConnections` (if `evictWhenFull`), or when the image's memory runs short
+//     (`memoryReserve`), a new connection first evicts the connection idle longest if that one was
+//     idle for at least `evictIdleAfter` (reset, counted) — so a flood of slow or idle clients cannot
+//     lock real clients out; a full server that cannot evict sends `refusal` and closes, a short one
+//     still admits while `minimumMemory` is left; under memory pressure the server evicts so
 //     on its own, before the TCP stack would have to drop SYNs;
 //   - the inbox grows only while the image can spare the memory: a connection whose request would
 //     need more is closed (counted as closedMemory), not the image.
@@ -103,10 +104,17 @@ public struct StreamServerConfiguration {
     /// When the server is full, a newcomer evicts the connection idle longest if that one has been
     /// idle at least this long (nil: never evict, refuse the newcomer).
     public var evictIdleAfter: UInt64? = nil
+    /// Whether reaching `maximumConnections` evicts (false: only memory pressure does, and a full
+    /// server refuses newcomers — Redis's maxclients behaviour).
+    public var evictWhenFull = true
     public var maximumInbox = 64 * 1024
     /// New connections are admitted (or make room by eviction) only while the image could still
     /// allocate this much; inboxes grow only while they leave it free.
+    /// (Above NetworkMemory's headroom for buffers, 24 KiB, and the TCP stack's admission, 16 KiB:
+    /// evicting starts before buffers or SYNs are refused.)
     public var memoryReserve = 64 * 1024
+    /// Below this the server admits nobody without evicting first.
+    public var minimumMemory = 32 * 1024
     /// How often `tick` runs at least (it also runs after every wake-up).
     public var tickInterval: UInt64 = 100_000_000
 
@@ -153,6 +161,8 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
     var pollEntries: [PollEntry] = []
     /// Room for this many new TCP connections is kept by evicting idle ones under memory pressure.
     static var spareConnections: Int { 8 }
+    /// An inbox grows only while this much stays free beyond it (what TCP needs to admit a SYN).
+    static var inboxHeadroom: Int { 16 * 1024 }
 
     /// Listens on `configuration.port`; `makeHandler` creates the handler of each new connection.
     public init(_ configuration: StreamServerConfiguration, handler makeHandler: @escaping (TCPEndpoint) -> Handler) throws(SocketError) {
@@ -207,9 +217,14 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
 
     func acceptAll(now: UInt64) {
         while let stream = listener.tryAccept() {
-            let short = SystemMemory.available < configuration.memoryReserve
-            guard connections.count < configuration.maximumConnections && !short || evictIdlest(now: now),
-                  connections.reserveOneMore(), pollEntries.reserveFallibly(connections.count + 2) else {
+            let available = SystemMemory.available
+            let full = connections.count >= configuration.maximumConnections
+            // Full: evict or refuse. Short of memory: evict if someone is idle enough, else admit
+            // while the newcomer's own state still fits (`minimumMemory`).
+            let admitted = full ? configuration.evictWhenFull && evictIdlest(now: now)
+                : available >= configuration.memoryReserve || evictIdlest(now: now)
+                    || available >= configuration.minimumMemory
+            guard admitted, connections.reserveOneMore(), pollEntries.reserveFallibly(connections.count + 2) else {
                 statistics.refused += 1
                 if !configuration.refusal.isEmpty { _ = configuration.refusal.withUnsafeBytes { try? stream.tryWrite($0) } }
                 stream.close()
@@ -308,7 +323,7 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
         let needed = inbox.count + count
         guard needed > inbox.capacity else { return true }
         let capacity = max(needed, inbox.capacity * 2, 256)
-        guard SystemMemory.available >= capacity + configuration.memoryReserve else { return false }
+        guard SystemMemory.available >= capacity + Self.inboxHeadroom else { return false }
         inbox.reserveCapacity(capacity)
         return true
     }

@@ -69,7 +69,9 @@ public final class NetworkMemory: @unchecked Sendable {
 
     /// Buffers never take the image's last bytes: this much stays for control blocks of new
     /// connections (TCPStack's admission needs 16 KiB), so a burst of data cannot lock clients out.
-    public var headroom = 48 * 1024
+    /// Servers evict idle connections well above it (StreamServer.memoryReserve, 64 KiB), so that
+    /// buffers are not refused for long.
+    public var headroom = 24 * 1024
 
     /// Charges and allocates `size` bytes, or refuses (nil) without side effects but a count.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
