@@ -247,6 +247,7 @@ struct HostTap {
     let subnet: String
 
     init(tag: String, octet: Int) throws {
+        precondition((1...155).contains(octet), "octet + (pid % 100) must stay a valid address byte")
         name = "tsr\(tag)\(getpid() % 100_000)"
         subnet = "10.\(octet + Int(getpid() % 100)).\(getpid() % 250)"
         _ = try runHostTool(["ip", "link", "delete", name])

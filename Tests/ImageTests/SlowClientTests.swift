@@ -129,7 +129,7 @@ extension ImageSuite.MonitorTests {
 
     @Test(.enabled(if: MonitorHarness.tapAvailable, "needs root, /dev/net/tun and ip"))
     func httpdAt2MiBKeepsServingThroughAThousandSlowAndAThousandIdleClients() throws {
-        let tap = try HostTap(tag: "s", octet: 170)
+        let tap = try HostTap(tag: "s", octet: 120)
         defer { tap.remove() }
         let server = try MonitorHarness.Server(["run", "examples/httpd", "--platform", "kvm", "-m", "2M", "--net", "tap:\(tap.name)",
                                                 "-e", "ip=\(tap.guestAddress)/24", "--", "--quiet", "--report", "5"],
@@ -156,10 +156,10 @@ extension ImageSuite.MonitorTests {
     }
 
     @Test(.enabled(if: MonitorHarness.tapAvailable, "needs root, /dev/net/tun and ip"))
-    func kvAt2MiBKeepsAnsweringPingThroughAThousandHalfSentAndAThousandIdleClients() throws {
-        let tap = try HostTap(tag: "k", octet: 190)
+    func kvAt4MiBKeepsAnsweringPingThroughAThousandHalfSentAndAThousandIdleClients() throws {
+        let tap = try HostTap(tag: "q", octet: 140)
         defer { tap.remove() }
-        let server = try MonitorHarness.Server(["run", "examples/kv", "--platform", "kvm", "-m", "2M", "--net", "tap:\(tap.name)",
+        let server = try MonitorHarness.Server(["run", "examples/kv", "--platform", "kvm", "-m", "4M", "--net", "tap:\(tap.name)",
                                                 "-e", "ip=\(tap.guestAddress)/24"],
                                                ready: "kv: ready")
         let result = Self.flood(host: tap.guestAddress, port: 6379, partial: "*3\r\n$3\r\nSET\r\n",

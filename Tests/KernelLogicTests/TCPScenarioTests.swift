@@ -342,10 +342,12 @@ import Testing
     @Test func timeWaitAfterTheApplicationClosedHoldsNoBuffers() {
         var peer = TCPHarness()
         let (socket, iss) = peer.establishPassive()
-        peer.peerSends(pattern(10))                       // unread when the application closes
+        peer.peerSends(pattern(10))
+        #expect(peer.read(socket) == pattern(10))
+        #expect(peer.send(socket, pattern(20)) == 20)
         peer.stack.close(socket)
         peer.poll()
-        peer.deliver(flags: [.fin, .ack], acknowledgment: iss &+ 2)
+        peer.deliver(flags: [.fin, .ack], acknowledgment: iss &+ 22)
         #expect(state(of: peer) == .timeWait)
         #expect(peer.stack.connectionCounts.contains { $0.state == .timeWait && $0.count == 1 })
         #expect(peer.stack.totalBufferMemory == 0, "a table full of TIME-WAIT entries must not hold buffers")

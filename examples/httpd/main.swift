@@ -76,15 +76,7 @@ struct HTTPServer: Application {
         server.run { now in
             guard reportSeconds > 0, now >= nextReport else { return }
             nextReport = now + reportSeconds * 1_000_000_000
-            report(server.statistics)
+            print("httpd: report: \(server.report())")
         }
-    }
-
-    /// One console line of the server's figures (`--report SECONDS`): what a load test watches.
-    static func report(_ statistics: StreamServerStatistics) {
-        let heap = TesseraImage.withHeap { $0.statistics }
-        let tcp = Network.shared?.tcpStatistics ?? TCPStatistics()
-        let buffers = Network.shared?.bufferMemory
-        print("httpd: report: open \(statistics.open) accepted \(statistics.accepted) refused \(statistics.refused) evicted \(statistics.evicted) request-timeouts \(statistics.closedRequestTimeout) idle-closed \(statistics.closedIdle) heap-in-use \(heap.inUseBytes) heap-peak \(heap.peakInUseBytes) available \(Kernel<TesseraImage>.availableMemory) tcp-buffers \(buffers?.used ?? 0) syn-refused-memory \(tcp.memoryRefusals) listen-overflows \(tcp.listenOverflows)")
     }
 }

@@ -34,6 +34,11 @@ struct KVServer: Application {
             guard let value = UInt64(text) else { print("kv: bad kv.timeout=\(text)"); return 2 }
             idleSeconds = value
         }
+        var reportSeconds: UInt64 = 0
+        if let text = kernelParameters.kernelValue("kv.report") {
+            guard let value = UInt64(text) else { print("kv: bad kv.report=\(text)"); return 2 }
+            reportSeconds = value
+        }
         var tcp = TCPConfiguration()
         tcp.receiveBufferSize = 16 * 1024
         tcp.sendBufferSize = 32 * 1024
@@ -68,7 +73,12 @@ struct KVServer: Application {
         }
         print("kv: ready on \(network.configuration.address):6379, maxmemory \(configuration.maxMemory) bytes, policy \(configuration.evictionPolicy.name)")
         var nextExpiry: UInt64 = 0
+        var nextReport = reportSeconds == 0 ? UInt64.max : Clock.now() + reportSeconds * 1_000_000_000
         server.run { now in
+            if now >= nextReport {
+                nextReport = now + reportSeconds * 1_000_000_000
+                print("kv: report: \(server.report())")
+            }
             guard now >= nextExpiry else { return }
             nextExpiry = now + 100_000_000
             _ = database.store.activeExpireCycle(now: Database.milliseconds())

@@ -187,6 +187,7 @@ public final class NetworkStack<I: NetworkedImage> {
     public var tcpStatistics: TCPStatistics { lock.withLock { tcp.statistics } }
     public var deviceStatistics: NetDeviceStatistics { lock.withLock { interface.device.statistics } }
     public var tcpConnectionCounts: [(state: TCPState, count: Int)] { lock.withLock { tcp.connectionCounts } }
+    public var orphanedConnections: Int { lock.withLock { tcp.orphanedConnections } }
 
     // MARK: The network thread
 

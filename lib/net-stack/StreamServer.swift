@@ -211,8 +211,20 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
 
     func drop(at index: Int) {
         connections[index].handler.closed()
-        if connections[index].reset { connections[index].stream.abort() } else { connections[index].stream.close() }
+        if connections[index].reset { connections[index].stream.abort() } else { Self.closeLingering(connections[index].stream) }
         connections.remove(at: index)
+    }
+
+    /// Closes after discarding what the client sent and nobody read (a pipelined request after a
+    /// `Connection: close`, say): closing with unread data resets the connection (Linux does the
+    /// same), and a reset can destroy the last answer before the client read it. Later data is
+    /// acknowledged and dropped by TCP.
+    static func closeLingering(_ stream: TCPStream<I>) {
+        var discard: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &discard) { buffer in
+            while let count = try? stream.tryRead(into: buffer), count > 0 {}
+        }
+        stream.close()
     }
 
     func acceptAll(now: UInt64) {
@@ -226,8 +238,13 @@ public final class StreamServer<I: NetworkedImage, Handler: StreamHandler> {
                     || available >= configuration.minimumMemory
             guard admitted, connections.reserveOneMore(), pollEntries.reserveFallibly(connections.count + 2) else {
                 statistics.refused += 1
-                if !configuration.refusal.isEmpty { _ = configuration.refusal.withUnsafeBytes { try? stream.tryWrite($0) } }
-                stream.close()
+                if full && !configuration.refusal.isEmpty {
+                    // At the limit: say so, as Redis and nginx do.
+                    _ = configuration.refusal.withUnsafeBytes { try? stream.tryWrite($0) }
+                    Self.closeLingering(stream)
+                } else {
+                    stream.abort()                  // short of memory: give the connection's memory back now
+                }
                 continue
             }
             statistics.accepted += 1

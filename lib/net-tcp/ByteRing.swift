@@ -35,17 +35,19 @@ public struct ByteRing {
     public var isEmpty: Bool { count == 0 }
     /// Bytes of storage currently allocated (0 for an idle ring).
     public var allocatedBytes: Int { storage?.size ?? 0 }
-    /// Bytes that could be placed past the head now: the allocated storage, plus what the budget
-    /// could still grant for growth.
+    /// Bytes that could be placed past the head now: the allocated storage, or what the budget could
+    /// grant for new storage if that is more (growth allocates the new block beside the old one).
     public var placeableBytes: Int {
         let size = storage?.size ?? 0
         guard size < capacity else { return capacity }
         let grantable = memory?.available ?? Int.max / 4
-        return min(capacity, size + grantable)
+        return max(size, min(capacity, grantable))
     }
 
     /// Grows the storage (if it must and may) so that logical offsets below `end` have room; returns
-    /// the end that has room now (≤ `end`, ≤ `capacity`).
+    /// the end that has room now (≤ `end`, ≤ `capacity`). Storage doubles from `minimumStorage`; when
+    /// the budget or the image cannot give the doubled block, a smaller one that still grows the ring
+    /// is taken (halving down to 256 bytes), so a short budget gives a small window rather than none.
     @discardableResult
     public mutating func makeRoom(upTo end: Int) -> Int {
         let wanted = min(end, capacity)
@@ -54,16 +56,25 @@ public struct ByteRing {
         var newSize = max(size, Self.minimumStorage)
         while newSize < wanted { newSize *= 2 }
         newSize = min(newSize, capacity)
-        guard let grown = RingStorage.make(size: newSize, memory: memory) else { return size }
-        if let old = storage {
-            // Linearize: logical offset k of the old storage lands at k in the new one.
-            let firstRun = old.size - head
-            grown.bytes.copyMemory(from: old.bytes + head, byteCount: firstRun)
-            if head > 0 { (grown.bytes + firstRun).copyMemory(from: old.bytes, byteCount: head) }
+        if let memory, newSize > memory.available { newSize = memory.available & ~255 }
+        var attempted = false
+        while newSize > size && newSize >= Swift.min(256, capacity) {
+            attempted = true
+            if let grown = RingStorage.make(size: newSize, memory: memory) {
+                if let old = storage {
+                    // Linearize: logical offset k of the old storage lands at k in the new one.
+                    let firstRun = old.size - head
+                    grown.bytes.copyMemory(from: old.bytes + head, byteCount: firstRun)
+                    if head > 0 { (grown.bytes + firstRun).copyMemory(from: old.bytes, byteCount: head) }
+                }
+                storage = grown
+                head = 0
+                return min(wanted, newSize)
+            }
+            newSize = (newSize / 2) & ~255
         }
-        storage = grown
-        head = 0
-        return wanted
+        if !attempted { memory?.countRefusal() }              // the budget could not even be asked
+        return size
     }
 
     /// Drops the storage of an empty ring (the caller knows nothing is written past the tail).

@@ -85,6 +85,8 @@ public final class NetworkMemory: @unchecked Sendable {
         return pointer
     }
 
+    func countRefusal() { refusals += 1 }
+
     func deallocate(_ pointer: UnsafeMutableRawPointer, size: Int) {
         SystemMemory.release(pointer)
         used -= size

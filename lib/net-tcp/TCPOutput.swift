@@ -30,15 +30,13 @@ import NetWire
 public typealias TCPTransmit = (_ header: TCPRepr, _ data: UnsafeRawBufferPointer) -> Bool
 
 extension TCPConnection {
-    /// The earliest timer deadline, if any timer runs.
+    /// The earliest timer deadline, if any timer runs. (No array of the six: this runs for every
+    /// connection polled, and must not allocate.)
     public var nextDeadline: UInt64? {
-        var earliest: UInt64? = nil
-        for deadline in [retransmitDeadline, delayedAckDeadline, persistDeadline, keepAliveDeadline, timeWaitDeadline,
-                             finWait2Deadline]
-        where deadline != 0 {
-            earliest = min(earliest ?? deadline, deadline)
-        }
-        return earliest
+        func earlier(_ a: UInt64, _ b: UInt64) -> UInt64 { a == 0 ? b : b == 0 ? a : min(a, b) }
+        let earliest = earlier(earlier(earlier(retransmitDeadline, delayedAckDeadline), earlier(persistDeadline, keepAliveDeadline)),
+                               earlier(timeWaitDeadline, finWait2Deadline))
+        return earliest == 0 ? nil : earliest
     }
 
     /// Runs due timers and sends what is owed; see the design comment.

@@ -5,7 +5,8 @@
 // listener on its port: a SYN opens a connection in SYN-RECEIVED if the listener's backlog has room
 // (otherwise it is dropped and counted, so the peer retries, as Linux does), an ACK is answered with RST,
 // anything else dropped — and so is a SYN that arrives while the buffer budget or the image's memory
-// is short (`admissionReserve`, counted as memoryRefusals); with no listener either, the CLOSED-state rules answer with RST (RFC 9293
+// is short (`admissionReserve`, counted as memoryRefusals) even after resetting orphans (connections
+// the application closed that still wait for the peer, oldest first); with no listener either, the CLOSED-state rules answer with RST (RFC 9293
 // 3.10.7.1). A SYN for a connection in TIME-WAIT whose sequence number is above the old RCV.NXT ends
 // the TIME-WAIT and opens a new connection (RFC 9293 3.10.7.4 / RFC 6191 without timestamps), so a
 // client reconnecting quickly from the same port is not refused.
@@ -48,6 +49,8 @@ public struct TCPStatistics: Equatable, Sendable {
     public var timeWaitRecycled = 0, closedPortSegments = 0
     /// SYNs dropped because the connection-buffer budget or the image's memory was short.
     public var memoryRefusals = 0
+    /// Orphans reset to admit a new connection; closes that became resets because data was unread.
+    public var orphansReset = 0, closedWithUnreadData = 0
     /// Sums over all connections, past and present (for metrics).
     public var retransmittedSegments = 0, fastRetransmits = 0, timeouts = 0, duplicateAcks = 0
     public var challengeAcks = 0, outOfOrderSegments = 0, windowProbes = 0, keepAliveProbes = 0
@@ -225,9 +228,17 @@ public struct TCPStack {
         }
     }
 
-    /// Graceful close; the handle is invalid afterwards.
+    /// Graceful close; the handle is invalid afterwards. With data still unread it is an abort (RST),
+    /// as on Linux (RFC 1122 4.2.2.13, RFC 2525 2.17): the peer learns that its data was not read, and
+    /// the connection's memory is back at once. (A server that wants its last answer read drains the
+    /// input before closing — lingering close, as StreamServer and nginx do.)
     public mutating func close(_ socket: TCPSocket) {
         guard let index = validIndex(socket) else { return }
+        if let connection = slots[index].connection, connection.readableBytes > 0, connection.state.isSynchronized {
+            statistics.closedWithUnreadData += 1
+            abort(socket)
+            return
+        }
         slots[index].connection?.close()
         slots[index].released = true
         slots[index].dirty = true
@@ -236,7 +247,13 @@ public struct TCPStack {
 
     /// Abortive close: RST to the peer; the handle is invalid afterwards.
     public mutating func abort(_ socket: TCPSocket) {
-        guard let index = validIndex(socket), var connection = slots[index].connection else { return }
+        guard let index = validIndex(socket) else { return }
+        reset(at: index)
+    }
+
+    /// Aborts the connection in slot `index` (RST if synchronized) and frees the slot.
+    mutating func reset(at index: Int) {
+        guard var connection = slots[index].connection else { return }
         if connection.abort() {
             queueReset(to: connection.remote, TCPRepr(sourcePort: connection.local.port, destinationPort: connection.remote.port,
                                                       sequenceNumber: connection.sendNext.rawValue, flags: .rst, window: 0))
@@ -256,7 +273,16 @@ public struct TCPStack {
 
     /// Connections by state (for metrics and the shell).
     public var connectionCounts: [(state: TCPState, count: Int)] {
-        TCPState.allCases.map { state in (state, slots.filter { $0.connection?.state == state }.count) }
+        TCPState.allCases.map { state in (state, slots.reduce(0) { $0 + ($1.connection?.state == state ? 1 : 0) }) }
+    }
+
+    /// Connections the application closed that are still finishing (FIN-WAIT, CLOSING, LAST-ACK):
+    /// Linux's orphans. TIME-WAIT is counted apart.
+    public var orphanedConnections: Int {
+        slots.reduce(0) { count, slot in
+            guard slot.released, let state = slot.connection?.state, state != .closed, state != .timeWait else { return count }
+            return count + 1
+        }
     }
 
     /// Buffer memory held by all connections (for metrics and leak tests).
@@ -304,6 +330,7 @@ public struct TCPStack {
                 return
             }
             guard isNewSyn else { return }
+            while !hasMemoryForConnection && reclaimOrphan() {}
             guard hasMemoryForConnection else {
                 statistics.memoryRefusals += 1
                 return
@@ -365,6 +392,21 @@ public struct TCPStack {
             if deadline != 0 { earliest = min(earliest ?? deadline, deadline) }
         }
         return earliest
+    }
+
+    /// Resets the oldest orphan — a connection the application closed that still waits for its peer
+    /// (FIN-WAIT, CLOSING, LAST-ACK) — so that a new connection can have its slot and memory, as Linux
+    /// kills orphans when they hold too much (tcp_out_of_resources). True if one went.
+    public mutating func reclaimOrphan() -> Bool {
+        var oldest: Int? = nil
+        for index in slots.indices where slots[index].released {
+            guard let state = slots[index].connection?.state, state != .closed, state != .timeWait else { continue }
+            if oldest == nil || slots[index].created < slots[oldest!].created { oldest = index }
+        }
+        guard let index = oldest else { return false }
+        statistics.orphansReset += 1
+        reset(at: index)
+        return true
     }
 
     /// Whether a new connection's buffers could be had (the budget and the image both have room).
