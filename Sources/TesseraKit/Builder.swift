@@ -1,23 +1,19 @@
 // Builder: from a manifest to a bootable image.
 //
-// Steps (`build`):
-//   1. load the manifest and the library catalog, resolve the library graph (errors stop here, before
-//      anything is compiled);
-//   2. compile each library, dependencies first, as one Embedded Swift module for
-//      x86_64-unknown-none-elf (whole-module, -Osize, one section per function) and assemble its .S
-//      files; a library is rebuilt only when its sources, the flags or a dependency changed (the app
-//      only when the app, the wiring or a library changed, and the link only when the app, the linker
-//      script or the embedded files changed); a library compiled for any app is kept in a per-user
-//      cache by fingerprint and reused by others;
-//   3. when the image contains `embedded-files`, generate `embedded_files.S` (the table of the files
-//      under the manifest's `files:`, each `.incbin`ed; empty without `files:`) and assemble it; it is
-//      regenerated when a file's contents, name or the set of files changed (content hash);
-//   4. generate the wiring file from the kernel's template (one typealias per API slot) and compile it
-//      with the app's sources as the module `App` (only when they or a library changed);
-//   5. link with ld.lld, the kernel's linker script and --gc-sections (so unused functions of selected
-//      libraries vanish too) and a 16-byte file alignment (segments stay page-aligned in memory, but
-//      the file carries no page padding), writing a map file for `tessera size`; keep the unstripped ELF for
-//      symbolizing crash reports, and strip the image that boots.
+// `resolve` loads the manifest and the library catalog and resolves the library graph (errors stop
+// there, before anything is compiled). `build` then runs the stages of an `ImageBuild`
+// (BuildPipeline.swift), each named, each skipping work whose inputs did not change:
+//   libraries      compile each library, dependencies first, as one Embedded Swift module for
+//                  x86_64-unknown-none-elf (whole-module, -Osize, one section per function) and assemble
+//                  its .S files; a library is rebuilt only when its sources, the flags or a dependency
+//                  changed, and one compiled for any app is kept in a per-user cache by fingerprint;
+//   embedded-files when the image contains `embedded-files`, generate and assemble the table of the files
+//                  under the manifest's `files:` (content-hashed);
+//   app            generate the wiring from the selected libraries' templates (one typealias per API
+//                  slot) and compile it with the app's sources as the module `App`;
+//   link           ld.lld with the kernel's linker script, --gc-sections (unused functions of selected
+//                  libraries vanish too) and a 16-byte file alignment, writing a map file for `tessera
+//                  size`; the unstripped ELF is kept for symbolizing crash reports, the stripped one boots.
 // Outputs go to `<app>/.tessera/`. Unselected libraries are never compiled, so they cost zero bytes.
 
 import Foundation
@@ -91,128 +87,11 @@ public struct Builder {
         return try LibraryGraph.resolve(manifest: manifest, catalog: catalog)
     }
 
+    /// Builds the image: the stages of `ImageBuild` in order (BuildPipeline.swift).
     public func build(manifestPath: String, platform: String? = nil) throws -> BuildProduct {
-        let resolved = try resolve(manifestPath: manifestPath, platform: platform)
-        let manifest = resolved.manifest
-        var output = URL(fileURLWithPath: manifest.directory).appendingPathComponent(".tessera")
-        // Images for another platform library (kvm) build in their own folder, beside the default's.
-        let platformLibrary = resolved.libraries.first { $0.implements?.value == LibraryDescriptor.platformSlot }
-        if let platformLibrary, !platformLibrary.machines.contains(Manifest.defaultPlatform) {
-            output = output.appendingPathComponent(platformLibrary.name)
-        }
-        let entryFlags = platformLibrary?.entry.map { ["--entry", $0] } ?? []
-        if linkTimeOptimization { output = output.appendingPathComponent("lto") }
-        let modules = output.appendingPathComponent("modules")
-        let objects = output.appendingPathComponent("objects")
-        for directory in [modules, objects] {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
-
-        var products: [(library: String, url: URL)] = []
-        var fingerprints: [String: String] = [:]
-        var compiled: [String] = []
-        var linkerScript: URL?
-        for library in resolved.libraries {
-            let sources = library.sources.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: library.directory + "/")).standardizedFileURL }
-            let swiftSources = sources.filter { $0.pathExtension == "swift" }
-            let assembly = sources.filter { $0.pathExtension == "S" }
-            if let script = try FileManager.default.contentsOfDirectory(atPath: library.directory)
-                .first(where: { $0.hasSuffix(".ld") }) {
-                linkerScript = URL(fileURLWithPath: library.directory).appendingPathComponent(script)
-            }
-            let fingerprint = try Fingerprint.of(files: sources,
-                                                 extra: swiftFlags + [toolchain.identity]
-                                                    + library.dependencies.map { fingerprints[$0] ?? "" })
-            fingerprints[library.name] = fingerprint
-            let stamp = objects.appendingPathComponent("\(library.name).stamp")
-            var libraryObjects: [URL] = []
-            if !swiftSources.isEmpty { libraryObjects.append(objects.appendingPathComponent("\(library.name).o")) }
-            for file in assembly {
-                libraryObjects.append(objects.appendingPathComponent("\(library.name)-\(file.deletingPathExtension().lastPathComponent).S.o"))
-            }
-            let upToDate = (try? String(contentsOf: stamp, encoding: .utf8)) == fingerprint
-                && libraryObjects.allSatisfy { FileManager.default.fileExists(atPath: $0.path) }
-            let moduleFiles = swiftSources.isEmpty ? [] : [modules.appendingPathComponent("\(library.module).swiftmodule")]
-            let cached = cacheDirectory?.appendingPathComponent("\(library.name)-\(fingerprint)")
-            if !upToDate, let cached, restore(libraryObjects + moduleFiles, from: cached) {
-                log?("reusing \(library.name) from the cache")
-                try fingerprint.write(to: stamp, atomically: true, encoding: .utf8)
-            } else if !upToDate {
-                log?("compiling \(library.name) (\(library.module))")
-                if !swiftSources.isEmpty {
-                    try compileSwift(module: library.module, sources: swiftSources, modules: modules,
-                                     object: libraryObjects[0], emitModule: true)
-                }
-                for (file, object) in zip(assembly, libraryObjects.suffix(assembly.count)) {
-                    try invoke(toolchain.clang, ["--target=x86_64-unknown-none-elf", "-c", file.path, "-o", object.path],
-                               what: "assembling \(file.lastPathComponent)")
-                }
-                try fingerprint.write(to: stamp, atomically: true, encoding: .utf8)
-                if let cached { store(libraryObjects + moduleFiles, in: cached) }
-                compiled.append(library.name)
-            }
-            products += libraryObjects.map { (library.name, $0) }
-        }
-
-        // The embedded files' table: in the link (and the size report) as part of `embedded-files`.
-        var filesFingerprint = ""
-        if resolved.libraries.contains(where: { $0.name == EmbeddedFileSet.libraryName }) {
-            let table = try embeddedFiles(manifest.files ?? .empty, output: output, objects: objects)
-            filesFingerprint = table.fingerprint
-            products.append((EmbeddedFileSet.libraryName, table.object))
-            if table.assembled { compiled.append("\(EmbeddedFileSet.libraryName) (table)") }
-        }
-
-        // The wiring file and the app.
-        let wiring = output.appendingPathComponent("Wiring.swift")
-        let template = try kernelTemplate(resolved)
-        let wiringText = WiringGenerator.generate(template: template, resolved: resolved)
-        if (try? String(contentsOf: wiring, encoding: .utf8)) != wiringText {
-            try wiringText.write(to: wiring, atomically: true, encoding: .utf8)
-        }
-        let appObject = objects.appendingPathComponent("app.o")
-        let appSources = manifest.app.sourcePaths.map { URL(fileURLWithPath: $0) } + [wiring]
-        let appFingerprint = try Fingerprint.of(files: appSources, extra: swiftFlags + resolved.libraries.map {
-            fingerprints[$0.name] ?? ""
-        })
-        let appStamp = objects.appendingPathComponent("app.stamp")
-        let appUpToDate = (try? String(contentsOf: appStamp, encoding: .utf8)) == appFingerprint
-            && FileManager.default.fileExists(atPath: appObject.path)
-        products.append(("app", appObject))
-        if !appUpToDate {
-            // Modules of libraries this image no longer selects must not stay importable: an app that
-            // checks `#if canImport(Module)` would see them and fail to link.
-            let selected = Set(resolved.libraries.map { "\($0.module).swiftmodule" })
-            for file in (try? FileManager.default.contentsOfDirectory(atPath: modules.path)) ?? []
-            where file.hasSuffix(".swiftmodule") && !selected.contains(file) {
-                try? FileManager.default.removeItem(at: modules.appendingPathComponent(file))
-            }
-            log?("compiling app \(manifest.name)")
-            try compileSwift(module: "App", sources: appSources, modules: modules, object: appObject, emitModule: false)
-            try appFingerprint.write(to: appStamp, atomically: true, encoding: .utf8)
-            compiled.append("app")
-        }
-
-        guard let linkerScript else { throw ToolError("no selected library provides a linker script (*.ld)") }
-        let debugImage = output.appendingPathComponent("\(manifest.name).dbg.elf")
-        let image = output.appendingPathComponent("\(manifest.name).elf")
-        let map = output.appendingPathComponent("\(manifest.name).map")
-        let linkStamp = objects.appendingPathComponent("link.stamp")
-        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, filesFingerprint] + entryFlags)
-        let imageUpToDate = (try? String(contentsOf: linkStamp, encoding: .utf8)) == linkFingerprint
-            && [debugImage, image, map].allSatisfy { FileManager.default.fileExists(atPath: $0.path) }
-        if !imageUpToDate {
-            log?("linking \(image.lastPathComponent)")
-            try invoke(toolchain.linker, ["-T", linkerScript.path, "--gc-sections", "-nostdlib", "-static",
-                                          "-z", "max-page-size=16", "-z", "noexecstack", "--build-id=none",
-                                          "-Map", map.path, "-o", debugImage.path] + entryFlags
-                       + products.map(\.url.path) + [toolchain.unicodeDataTables.path],
-                       what: "linking")
-            try invoke(toolchain.objcopy, ["--strip-all", debugImage.path, image.path], what: "stripping")
-            try linkFingerprint.write(to: linkStamp, atomically: true, encoding: .utf8)
-        }
-        return BuildProduct(resolved: resolved, image: image, debugImage: debugImage, map: map, wiring: wiring,
-                            objects: products, compiledLibraries: compiled)
+        var build = try ImageBuild(builder: self, resolved: resolve(manifestPath: manifestPath, platform: platform))
+        for stage in ImageBuild.Stage.allCases { try build.run(stage) }
+        return try build.product()
     }
 
     /// Writes and assembles the embedded files' table unless its stamp matches: the fingerprint covers

@@ -1,7 +1,8 @@
 // LibraryCatalog: every micro-library visible to one build, by name.
 //
-// A catalog scans search paths in order; each path holds library folders (a folder with a `library.yaml`;
-// other folders are ignored). When two paths hold a library of the same name the first path wins, and the
+// A catalog scans search paths in order; each path holds library folders (a folder with a `library.yaml`)
+// and group folders one level deep (a folder without one: `lib/net` holds `net-tcp`, `net-stack`, ...;
+// the group is the library's layer, shown by `tessera libs`); other folders are ignored. When two paths hold a library of the same name the first path wins, and the
 // manifest's `library-paths` come before the built-in `lib/`, so an app-local library overrides a built-in
 // one of the same name (the hidden ones are listed in `shadowed`). A shadowed folder is not parsed.
 //
@@ -72,7 +73,7 @@ public struct LibraryCatalog: Sendable {
         var diagnostics = Diagnostics()
         var libraries: [String: LibraryDescriptor] = [:]
         var shadowed: [String: [String]] = [:]
-        var claimed = Set<String>()
+        var claimed: [String: (searchPath: String, directory: String)] = [:]
         for searchPath in searchPaths {
             let entries: [String]
             do {
@@ -81,16 +82,33 @@ public struct LibraryCatalog: Sendable {
                 diagnostics.error("cannot list the library folder", at: FileLocation(file: searchPath))
                 continue
             }
+            var folders: [(name: String, directory: String, group: String?)] = []
             for entry in entries where !entry.hasPrefix(".") {
                 let directory = joinPath(searchPath, entry)
-                guard FileManager.default.fileExists(atPath: joinPath(directory, LibraryDescriptor.fileName))
-                else { continue }
-                guard claimed.insert(entry).inserted else {
-                    shadowed[entry, default: []].append(directory)
+                if FileManager.default.fileExists(atPath: joinPath(directory, LibraryDescriptor.fileName)) {
+                    folders.append((entry, directory, nil))
+                } else if let members = try? FileManager.default.contentsOfDirectory(atPath: directory) {
+                    for member in members.sorted() where !member.hasPrefix(".")
+                        && FileManager.default.fileExists(atPath: joinPath(joinPath(directory, member), LibraryDescriptor.fileName)) {
+                        folders.append((member, joinPath(directory, member), entry))
+                    }
+                }
+            }
+            for folder in folders {
+                if let first = claimed[folder.name] {
+                    if first.searchPath == searchPath {
+                        diagnostics.error("two libraries named '\(folder.name)' in one search path: "
+                                          + "\(first.directory) and \(folder.directory); library names are unique",
+                                          at: FileLocation(file: joinPath(folder.directory, LibraryDescriptor.fileName)))
+                    }
+                    shadowed[folder.name, default: []].append(folder.directory)
                     continue
                 }
+                claimed[folder.name] = (searchPath, folder.directory)
                 do {
-                    libraries[entry] = try LibraryDescriptor.load(directory: directory)
+                    var library = try LibraryDescriptor.load(directory: folder.directory)
+                    library.group = folder.group
+                    libraries[folder.name] = library
                 } catch let errors as Diagnostics {
                     diagnostics.append(contentsOf: errors)
                 }

@@ -50,6 +50,9 @@ public struct LibraryDescriptor: Hashable, Sendable {
     public var api: API?
     /// The library's folder, as found in the search path.
     public var directory: String
+    /// The layer folder it sits in (`lib/net/net-tcp` → "net"); nil for a library directly in a search
+    /// path (an app's own `library-paths`, say). Set by LibraryCatalog.
+    public var group: String? = nil
     /// The descriptor file (`directory/library.yaml`).
     public var file: String
     /// `*.swift` and `*.S` files directly in the folder, sorted, as paths under `directory`.
