@@ -58,8 +58,8 @@ PHASES=$( { $MONITOR --timing -m 2M "$KVM_IMAGE" -- 3 2>&1 >/dev/null || true; }
 
 count() { cat "$@" | grep -v '^\s*$' | grep -v '^\s*//' | grep -v '^\s*/\?\*' | wc -l; }
 MONITOR_FILES="Sources/KVMMonitor/*.swift Sources/tessera-kvm/main.swift Sources/CKVM/CKVM.c Sources/CKVM/include/CKVM.h"
-LOC_ALL=$(cat $MONITOR_FILES lib/hypercall-abi/HypercallABI.swift | wc -l)
-LOC_CODE=$(count $MONITOR_FILES lib/hypercall-abi/HypercallABI.swift)
+LOC_ALL=$(cat $MONITOR_FILES lib/platform/hypercall-abi/HypercallABI.swift | wc -l)
+LOC_CODE=$(count $MONITOR_FILES lib/platform/hypercall-abi/HypercallABI.swift)
 SECCOMP_CODE=$(count Sources/KVMMonitor/Seccomp.swift)
 
 python3 - "$TMP/launch.json" "$RUNS" "$MONITOR_RSS" "$QEMU_RSS" "$LOC_ALL" "$LOC_CODE" "$SECCOMP_CODE" "$ACCEL" <<'PY'

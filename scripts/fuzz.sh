@@ -52,21 +52,21 @@ done
 # module: its sources; and the modules it imports.
 module_sources() {
     case $1 in
-        NetWire) echo lib/net-wire/*.swift ;;
-        NetDeviceAPI) echo lib/netdev-api/*.swift ;;
-        NetInterface) echo lib/net-interface/*.swift ;;
-        NetTCP) echo lib/net-tcp/*.swift ;;
-        DNSClient) echo lib/dns-client/*.swift ;;
-        HTTP) echo lib/http/*.swift ;;
-        RESP) echo lib/resp/*.swift ;;
-        BootArguments) echo lib/boot-arguments/*.swift ;;
-        HypercallABI) echo lib/hypercall-abi/*.swift ;;
+        NetWire) echo lib/net/net-wire/*.swift ;;
+        NetDeviceAPI) echo lib/drivers/netdev-api/*.swift ;;
+        NetInterface) echo lib/net/net-interface/*.swift ;;
+        NetTCP) echo lib/net/net-tcp/*.swift ;;
+        DNSClient) echo lib/net/dns-client/*.swift ;;
+        HTTP) echo lib/services/http/*.swift ;;
+        RESP) echo lib/services/resp/*.swift ;;
+        BootArguments) echo lib/core/boot-arguments/*.swift ;;
+        HypercallABI) echo lib/platform/hypercall-abi/*.swift ;;
         # The KVM monitor's checks of untrusted input that need no /dev/kvm: the ELF loader, guest-memory
         # ranges and the boot layout (the rest of the module talks to the kernel through CKVM).
         KVMMonitor) echo Sources/KVMMonitor/ELFLoader.swift Sources/KVMMonitor/GuestMemory.swift \
                          Sources/KVMMonitor/BootLayout.swift ;;
-        PCILogic) echo lib/pci/PCIAddress.swift lib/pci/PCIBAR.swift lib/pci/PCICapabilities.swift \
-                       lib/pci/PCIConfigurationSpace.swift ;;
+        PCILogic) echo lib/drivers/pci/PCIAddress.swift lib/drivers/pci/PCIBAR.swift lib/drivers/pci/PCICapabilities.swift \
+                       lib/drivers/pci/PCIConfigurationSpace.swift ;;
         *) return 1 ;;
     esac
 }

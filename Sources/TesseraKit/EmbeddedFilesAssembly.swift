@@ -2,7 +2,7 @@
 //
 // The builder writes it to `.tessera/embedded_files.S` whenever the image contains `embedded-files`
 // (an empty table when the manifest has no `files:`), assembles it like any library's .S file and links
-// it. The ABI below is what lib/embedded-files reads; change both together.
+// it. The ABI below is what lib/fs/embedded-files reads; change both together.
 //
 //   tessera_embedded_files            the table, 8-aligned: one 32-byte entry per file, sorted by the
 //                                     path's bytes (paths are unique), each four .quad words:

@@ -1,6 +1,6 @@
 // WiringGenerator: fills the kernel's wiring template for one resolved image.
 //
-// The template (lib/kernel/Wiring.swift.in) belongs to the kernel library, because it implements the
+// The template (lib/core/kernel/Wiring.swift.in) belongs to the kernel library, because it implements the
 // kernel's `Image` signature; this generator only substitutes:
 //   {{name}}      the image name
 //   {{imports}}   `import Kernel`, one import per module bound to a slot, and one per library that

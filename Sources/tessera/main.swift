@@ -39,7 +39,7 @@ func libraryRoot() throws -> String {
     for start in candidates {
         var directory = start
         for _ in 0..<8 {
-            let lib = directory.appendingPathComponent("lib/kernel/library.yaml")
+            let lib = directory.appendingPathComponent("lib/core/kernel/library.yaml")
             if fm.fileExists(atPath: lib.path) { return directory.appendingPathComponent("lib").path }
             directory = directory.deletingLastPathComponent()
         }

@@ -1,6 +1,6 @@
 // Slow and idle clients against the servers, on the monitor's tap — httpd at the smallest memory it
-// boots with (2 MiB), kv at 4 MiB (at 2 MiB its baseline leaves it permanently short of memory): a thousand connections that trickle a partial request (a slowloris) and a thousand
-// that say nothing must neither crash the guest nor keep a real client from being answered within a
+// boots with (2 MiB), kv at 4 MiB (at 2 MiB its baseline leaves it permanently short of memory): a
+// thousand connections that trickle a partial request (a slowloris) and a thousand that say nothing must neither crash the guest nor keep a real client from being answered within a
 // second (issue "Hardening", item 0). Before on-demand buffers, timeouts and eviction, httpd
 // panicked ("out of memory") after 160 such connections and kv after 292.
 

@@ -1,4 +1,4 @@
-// The command-line writer (lib/boot-arguments, CommandLineWriter.swift): what `tessera run` passes to
+// The command-line writer (lib/core/boot-arguments, CommandLineWriter.swift): what `tessera run` passes to
 // QEMU's -append and what the KVM monitor puts in the boot-info block — words the guest's parser splits
 // back exactly, quoting decided on UTF-8 bytes as the guest reads them.
 

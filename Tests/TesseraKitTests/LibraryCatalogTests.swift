@@ -24,6 +24,30 @@ import TesseraKit
         #expect(catalog["nothing"] == nil)
     }
 
+    @Test func layerFoldersGroupLibrariesAndTheListingFollowsThem() throws {
+        try fixture.simpleLibrary("net-tcp", in: "lib/net")
+        try fixture.simpleLibrary("kernel", in: "lib/core", "core: true")
+        try fixture.simpleLibrary("flat", in: "lib")
+        let catalog = try LibraryCatalog.load(searchPaths: [fixture.path("lib")])
+        #expect(catalog["net-tcp"]?.group == "net")
+        #expect(catalog["net-tcp"]?.directory == fixture.path("lib/net/net-tcp"))
+        #expect(catalog["kernel"]?.group == "core")
+        #expect(catalog["flat"]?.group == nil)
+        let listing = LibraryListing.format(catalog)
+        let core = try #require(listing.range(of: "== core")), net = try #require(listing.range(of: "== net"))
+        let other = try #require(listing.range(of: "== other libraries"))
+        #expect(core.lowerBound < net.lowerBound && net.lowerBound < other.lowerBound, "layers bottom up:\n\(listing)")
+        #expect(listing[net.upperBound...].hasPrefix("\nnet-tcp  [NetTcp]"))
+    }
+
+    @Test func oneNameInTwoLayersOfOneSearchPathIsAnError() throws {
+        try fixture.simpleLibrary("timers", in: "lib/core")
+        try fixture.simpleLibrary("timers", in: "lib/services")
+        let error = try #require(expectSingleError { try LibraryCatalog.load(searchPaths: [fixture.path("lib")]) })
+        #expect(error.message.hasPrefix("two libraries named 'timers' in one search path"))
+        #expect(error.file == fixture.path("lib/services/timers/library.yaml"))
+    }
+
     @Test func describesSlots() throws {
         try fixture.standardCatalog()
         let slots = try LibraryCatalog.load(searchPaths: [fixture.path("lib")]).slots()

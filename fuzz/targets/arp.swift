@@ -1,4 +1,4 @@
-// ARPPacket and ARPRepr (lib/net-wire/ARP.swift). Input: an ARP packet, trailing bytes allowed.
+// ARPPacket and ARPRepr (lib/net/net-wire/ARP.swift). Input: an ARP packet, trailing bytes allowed.
 //
 // Checks: the view's address slices have the sizes the packet declares and lie inside the buffer; an
 // accepted representation re-emits the same 28 bytes exactly (IPv4-over-Ethernet ARP has no field the

@@ -1,4 +1,4 @@
-// BootArguments (lib/boot-arguments/BootArguments.swift). Input: a kernel command line.
+// BootArguments (lib/core/boot-arguments/BootArguments.swift). Input: a kernel command line.
 //
 // Checks: the words parsed from any line, written back by the library's own writer
 // (`BootArguments.commandLine`, what `tessera run` and the KVM monitor pass to the guest) parse to the

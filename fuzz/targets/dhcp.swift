@@ -1,4 +1,4 @@
-// DHCPClient.handle (lib/net-interface/DHCP.swift): a client fed a conversation of server replies.
+// DHCPClient.handle (lib/net/net-interface/DHCP.swift): a client fed a conversation of server replies.
 // Input: records, each a control byte and a reply, until the input ends.
 //
 //     control  bit 0: a steered reply: the target writes the BOOTP header itself (BOOTREPLY, Ethernet,

@@ -1,4 +1,4 @@
-// DNSMessage (lib/dns-client/DNSMessage.swift): reading responses, and building queries. Input: a DNS
+// DNSMessage (lib/net/dns-client/DNSMessage.swift): reading responses, and building queries. Input: a DNS
 // response; its first two bytes (the ID) are also the ID the parser is told to expect, so responses
 // are not all rejected as someone else's.
 //

@@ -1,4 +1,4 @@
-// EthernetFrame and EthernetRepr (lib/net-wire/Ethernet.swift), and a whole frame walked down through
+// EthernetFrame and EthernetRepr (lib/net/net-wire/Ethernet.swift), and a whole frame walked down through
 // ARP or IPv4 to ICMP, UDP or TCP, the way the interface does. Input: a mode byte, then a frame. Mode
 // bit 0 set: the IPv4 header checksum and the ICMP, UDP or TCP checksum are repaired where the lengths
 // allow, so that frames reach the inner layers.

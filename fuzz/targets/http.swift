@@ -1,4 +1,4 @@
-// HTTPRequestParser (lib/http/RequestParser.swift). Input: the bytes a client sent on one connection.
+// HTTPRequestParser (lib/services/http/RequestParser.swift). Input: the bytes a client sent on one connection.
 //
 // `HTTPRequestParser.fuzz` does the work: it parses the bytes as a stream of pipelined requests, with
 // the default limits and with tiny ones, and checks the parser's promises with `precondition` (each

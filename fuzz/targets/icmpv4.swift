@@ -1,4 +1,4 @@
-// ICMPv4Packet and ICMPv4Repr (lib/net-wire/ICMPv4.swift). Input: a mode byte, then an ICMP message
+// ICMPv4Packet and ICMPv4Repr (lib/net/net-wire/ICMPv4.swift). Input: a mode byte, then an ICMP message
 // (the whole of it: its length comes from the IPv4 layer). Mode bit 0 set: the checksum is repaired.
 //
 // Checks: checksum verification agrees with an independent sum (fuzz/support); an accepted echo

@@ -1,4 +1,4 @@
-// IPv4Packet and IPv4Repr (lib/net-wire/IPv4.swift). Input: a mode byte, then an IPv4 packet (trailing
+// IPv4Packet and IPv4Repr (lib/net/net-wire/IPv4.swift). Input: a mode byte, then an IPv4 packet (trailing
 // bytes allowed, as Ethernet padding). Mode bit 0 set: the header checksum is repaired first, so the
 // packet reaches IPv4Repr instead of stopping at `.badChecksum`.
 //

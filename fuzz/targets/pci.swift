@@ -1,4 +1,4 @@
-// PCILogic (lib/pci): configuration-space fields, the capability walk and BAR decoding. Input: the
+// PCILogic (lib/drivers/pci): configuration-space fields, the capability walk and BAR decoding. Input: the
 // 256-byte configuration space (shorter inputs are padded with zeros), then for each of the six BAR
 // registers the word read back after writing all ones (the probe, 4 bytes little-endian), then six
 // bytes choosing sizes for well-formed probes.

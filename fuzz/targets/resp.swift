@@ -1,4 +1,4 @@
-// RESPParser (lib/resp/RequestParser.swift). Input: the bytes a Redis client sent on one connection.
+// RESPParser (lib/services/resp/RequestParser.swift). Input: the bytes a Redis client sent on one connection.
 //
 // `RESPParser.fuzz` does the work: it parses the bytes as a stream of pipelined commands (multibulk
 // and inline), in one piece and one byte at a time, and checks the parser's promises with

@@ -1,4 +1,4 @@
-// TCPStack.process (lib/net-tcp): a whole stack with a listener on port 80, fed a conversation of
+// TCPStack.process (lib/net/net-tcp): a whole stack with a listener on port 80, fed a conversation of
 // segments from two peers while a fake clock advances and an application accepts, reads, sends,
 // closes, aborts and connects. Each input starts from a fresh stack, so a crash reproduces from its
 // input alone. Input: a configuration byte, then records until the input ends.

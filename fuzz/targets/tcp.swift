@@ -1,4 +1,4 @@
-// TCPPacket, TCPOptionList and TCPRepr (lib/net-wire/TCP.swift, TCPOptions.swift). Input: a mode
+// TCPPacket, TCPOptionList and TCPRepr (lib/net/net-wire/TCP.swift, TCPOptions.swift). Input: a mode
 // byte, the pseudo-header's source and destination addresses (4 bytes each), then a TCP segment (its
 // length is the IPv4 payload length: all the remaining bytes). Mode bit 0 set: the checksum is repaired.
 //

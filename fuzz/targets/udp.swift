@@ -1,4 +1,4 @@
-// UDPPacket and UDPRepr (lib/net-wire/UDP.swift). Input: a mode byte, the pseudo-header's source and
+// UDPPacket and UDPRepr (lib/net/net-wire/UDP.swift). Input: a mode byte, the pseudo-header's source and
 // destination addresses (4 bytes each), then a UDP datagram (trailing bytes allowed). Mode bit 0 set:
 // the checksum is repaired (over the datagram's own length, when that fits the buffer).
 //
