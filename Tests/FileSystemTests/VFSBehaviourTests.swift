@@ -64,7 +64,8 @@ import VFS
         fstat(hostFD, &info)
         let status = try vfs.status(fd)
         #expect(status.size == Int64(info.st_size))
-        #expect(status.blocks == (status.size + 511) / 512)       // ramfs allocates every byte of a hole
+        // Like tmpfs: whole 4 KiB pages, and only those written (holes cost nothing).
+        #expect(status.blocks % 8 == 0 && status.blocks * 512 <= (status.size + 4095) / 4096 * 4096, "\(status.blocks)")
     }
 
     @Test func dupSharesTheOffsetAndOAppendWritesAtTheEnd() throws {
@@ -190,7 +191,12 @@ import VFS
         #expect(throws: FileError.noSpace) { try File(fileSystem: vfs, descriptor: fd).write([UInt8](repeating: 2, count: 8 * 1024)) }
         #expect(try vfs.status("/a").size == 8 * 1024)
         #expect(ramfs.usedBytes == used)
-        #expect(throws: FileError.noSpace) { try vfs.truncate("/a", to: 1 << 20) }
+        // Growing by truncate makes a hole, which costs nothing (tmpfs); writing into it is charged.
+        try vfs.truncate("/a", to: 1 << 20)
+        #expect(ramfs.usedBytes == used)
+        #expect(throws: FileError.noSpace) { try vfs.writeAt("/a", offset: 512 * 1024, [UInt8](repeating: 4, count: 8 * 1024)) }
+        #expect(try vfs.status("/a").size == 1 << 20)
+        try vfs.truncate("/a", to: 8 * 1024)
         var created = 0
         while (try? vfs.write([], to: "/empty\(created)")) != nil { created += 1 }
         #expect(created > 0 && created < 40, "empty files count against the limit too")
@@ -199,6 +205,47 @@ import VFS
         #expect(throws: FileError.noSpace) { try vfs.write([UInt8](repeating: 3, count: 4 * 1024), to: "/b") }  // still open
         try vfs.close(fd)
         try vfs.write([UInt8](repeating: 3, count: 4 * 1024), to: "/b")  // room again
+    }
+
+    @Test func holesReadAsZerosAndCostNothingAndAFarWriteCostsOnePage() throws {
+        let ramfs = RamFileSystem(limit: 64 * 1024)
+        let vfs = VirtualFileSystem(root: ramfs)
+        try vfs.write(Array("head".utf8), to: "/sparse")
+        let used = ramfs.usedBytes
+        try vfs.truncate("/sparse", to: 1 << 30)
+        #expect(try vfs.status("/sparse").blocks == 8)
+        #expect(ramfs.usedBytes == used)
+        #expect(try vfs.readAt("/sparse", offset: 1 << 29, count: 16) == [UInt8](repeating: 0, count: 16))
+        // 100 GiB out: one page charged, not a table of twenty-five million.
+        try vfs.writeAt("/sparse", offset: 100 << 30, Array("tail".utf8))
+        #expect(try vfs.status("/sparse").size == (100 << 30) + 4)
+        #expect(try vfs.status("/sparse").blocks == 16)
+        #expect(ramfs.usedBytes == used + 4096)
+        #expect(try vfs.readAt("/sparse", offset: 100 << 30, count: 8) == Array("tail".utf8))
+        // Shrinking releases pages and zeroes the tail of the last one: growing again reads zeros.
+        try vfs.truncate("/sparse", to: 2)
+        #expect(ramfs.usedBytes == used)
+        try vfs.truncate("/sparse", to: 4)
+        #expect(try vfs.contents(of: "/sparse") == Array("he".utf8) + [0, 0])
+    }
+
+    @Test func aHeapThatRunsOutIsENOMEMAndChangesNothing() throws {
+        var budget = 3
+        let pages = PageSource(allocate: {
+            guard budget > 0 else { return nil }
+            budget -= 1
+            return UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 16)
+        }, release: { $0.deallocate(); budget += 1 })
+        let ramfs = RamFileSystem(pages: pages)
+        let vfs = VirtualFileSystem(root: ramfs)
+        try vfs.write([UInt8](repeating: 7, count: 4096), to: "/f")
+        let used = ramfs.usedBytes
+        #expect(throws: FileError.noMemory) { try vfs.writeAt("/f", offset: 4096, [UInt8](repeating: 8, count: 3 * 4096)) }
+        #expect(try vfs.status("/f").size == 4096)
+        #expect(ramfs.usedBytes == used)
+        #expect(budget == 2)
+        try vfs.writeAt("/f", offset: 4096, [UInt8](repeating: 8, count: 2 * 4096))
+        #expect(try vfs.contents(of: "/f") == [UInt8](repeating: 7, count: 4096) + [UInt8](repeating: 8, count: 8192))
     }
 
     @Test func umaskAndPermissionsAndTimesAreKept() throws {
@@ -218,5 +265,23 @@ import VFS
         try vfs.makeDirectory("/d", permissions: 0o777)
         #expect(try vfs.status("/d").mode == 0o40755)
         #expect(try vfs.status("/").linkCount == 3)
+    }
+}
+
+extension VirtualFileSystem {
+    /// pwrite on a fresh descriptor.
+    func writeAt(_ path: String, offset: Int64, _ bytes: [UInt8]) throws {
+        let fd = try open(Array(path.utf8), [.writeOnly])
+        defer { try? close(fd) }
+        _ = try bytes.withUnsafeBytes { buffer in try write(fd, at: offset, buffer) }
+    }
+
+    /// pread on a fresh descriptor.
+    func readAt(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
+        let fd = try open(Array(path.utf8), [])
+        defer { try? close(fd) }
+        var buffer = [UInt8](repeating: 0xFF, count: count)
+        let got = try buffer.withUnsafeMutableBytes { raw in try read(fd, at: offset, into: raw) }
+        return Array(buffer[..<got])
     }
 }

@@ -37,6 +37,10 @@ extension ImageSuite {
             #expect((value("tessera_tcp_segments_total{direction=\"rx\"}", in: second.output) ?? 0) > 5)
             #expect((value("tessera_uptime_seconds", in: second.output) ?? 0) > (value("tessera_uptime_seconds", in: first.output) ?? 0))
             #expect((value("tessera_heap_bytes{state=\"in_use\"}", in: second.output) ?? 0) > 0)
+            // A gauge the files library published through the kernel: the root ramfs's bytes.
+            let used = value("tessera_filesystem_bytes{state=\"used\"}", in: second.output) ?? 0
+            let limit = value("tessera_filesystem_bytes{state=\"limit\"}", in: second.output) ?? 0
+            #expect(used > 0 && limit > used, "\(second.output)")
             #expect(second.output.contains("tessera_interrupts_total{vector=\"0xec\"}"), "the timer vector is counted")
 
             let missing = try runHostTool(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url.replacingOccurrences(of: "/metrics", with: "/other")])

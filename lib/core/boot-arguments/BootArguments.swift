@@ -90,4 +90,19 @@ public struct BootArguments {
             return nil
         }
     }
+
+    /// A size as parameters write it: "4M", "512K", "1G", "65536" → bytes (nil if malformed).
+    public static func parseSize(_ text: String) -> Int? {
+        var digits = Substring(text)
+        var scale = 1
+        switch digits.last {
+        case "K", "k": scale = 1 << 10
+        case "M", "m": scale = 1 << 20
+        case "G", "g": scale = 1 << 30
+        default: break
+        }
+        if scale != 1 { digits = digits.dropLast() }
+        guard let value = Int(digits), value >= 0, value <= Int.max / scale else { return nil }
+        return value * scale
+    }
 }

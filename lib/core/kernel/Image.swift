@@ -43,8 +43,12 @@ public protocol Image {
     static func initializeThreads()
     /// Adds lines to a crash report, e.g. which thread faulted (the `threads` library).
     static func reportCrashContext(faultAddress: UInt64)
-    /// Starts the shell on the console in its own thread (the `shell` library). Called after threads.
+    /// Mounts the image's file tree (the `files` library). Called after threads, before the shell.
+    static func initializeFiles()
+    /// Starts the shell on the console in its own thread (the `shell` library). Called after files.
     static func startShell()
+    /// Adds a library's commands to the shell (e.g. `shell-files`); the shell calls it as it starts.
+    static func extendShell()
     /// Sees each byte that `print` writes to the console (the `shell` library keeps the last lines).
     static func observeConsoleOutput(_ byte: UInt8)
 }
@@ -55,7 +59,9 @@ extension Image {
     public static func initializeClock() {}
     public static func initializeThreads() {}
     public static func reportCrashContext(faultAddress: UInt64) {}
+    public static func initializeFiles() {}
     public static func startShell() {}
+    public static func extendShell() {}
     public static func observeConsoleOutput(_ byte: UInt8) {}
 }
 

@@ -52,6 +52,7 @@ public enum Kernel<I: Image> {
         I.initializeInterrupts()
         I.initializeClock()
         I.initializeThreads()
+        I.initializeFiles()
         I.startShell()
         if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
         let code = I.App.main(arguments: arguments.application)
@@ -94,18 +95,18 @@ public enum Kernel<I: Image> {
     }
 
     /// posix_memalign's semantics: 0 and `*result` on success. Out of memory is a panic, not an error
-    /// code: the Swift runtime cannot recover from a failed allocation anyway.
+    /// code: the Swift runtime cannot recover from a failed allocation anyway. The heap and the page
+    /// allocator are one critical section: with interrupts disabled, so the preemptive scheduler never
+    /// switches threads inside the allocator (two threads allocating at once corrupted the TLSF lists).
     public static func allocate(_ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
                                 alignment: Int, size: Int) -> Int32 {
         guard alignment > 0 && alignment & (alignment - 1) == 0 else { return 22 }   // EINVAL
-        if let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) {
-            result.pointee = pointer
-            return 0
+        let pointer = CPU.withInterruptsDisabled { () -> UnsafeMutableRawPointer? in
+            if let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) { return pointer }
+            growHeap(toFit: size, alignment: alignment)
+            return I.withHeap { $0.allocate(size: size, alignment: alignment) }
         }
-        growHeap(toFit: size, alignment: alignment)
-        guard let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) else {
-            outOfMemory(size: size, alignment: alignment)
-        }
+        guard let pointer else { outOfMemory(size: size, alignment: alignment) }
         result.pointee = pointer
         return 0
     }
@@ -117,21 +118,25 @@ public enum Kernel<I: Image> {
 
     /// Bytes a fallible allocation could still get: free heap plus free pages, less the reserve.
     public static var availableMemory: Int {
-        let heapFree = I.withHeap { $0.statistics.freeBytes }
-        return max(heapFree + physicalPages.freePages * 4096 - allocationReserve, 0)
+        CPU.withInterruptsDisabled {
+            let heapFree = I.withHeap { $0.statistics.freeBytes }
+            return max(heapFree + physicalPages.freePages * 4096 - allocationReserve, 0)
+        }
     }
 
     /// Like `allocate`, but returns nil instead of panicking when the memory is not there (or only the
     /// reserve is left): for buffers whose owner can do with less (connection buffers).
     public static func tryAllocate(size: Int, alignment: Int) -> UnsafeMutableRawPointer? {
-        guard size >= 0, size <= availableMemory else { return nil }
-        if let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) { return pointer }
-        growHeap(toFit: size, alignment: alignment)
-        return I.withHeap { $0.allocate(size: size, alignment: alignment) }
+        CPU.withInterruptsDisabled {
+            guard size >= 0, size <= availableMemory else { return nil }
+            if let pointer = I.withHeap({ $0.allocate(size: size, alignment: alignment) }) { return pointer }
+            growHeap(toFit: size, alignment: alignment)
+            return I.withHeap { $0.allocate(size: size, alignment: alignment) }
+        }
     }
 
     public static func free(_ pointer: UnsafeMutableRawPointer?) {
-        I.withHeap { $0.free(pointer) }
+        CPU.withInterruptsDisabled { I.withHeap { $0.free(pointer) } }
     }
 
     static func growHeap(toFit size: Int, alignment: Int) {

@@ -1,10 +1,11 @@
 // RamFileSystem: a file system in memory (tmpfs): files, directories, symbolic links and device nodes,
 // hard links, sparse writes, and a size limit.
 //
-// Nodes live in a dictionary by number; a file's bytes are one array (a write past the end fills the
-// hole with zeros, as a sparse file reads). The size limit counts file bytes, rounded up to 512-byte
-// blocks as `st_blocks` reports them, plus 256 bytes per node and per directory entry, so a flood of
-// empty files fills it too; a write or create that would pass it fails with ENOSPC and changes nothing.
+// Nodes live in a dictionary by number; a file's bytes are 4 KiB pages allocated on first write
+// (FileData: holes cost nothing and read as zeros, a full heap is ENOMEM rather than a panic). The
+// size limit counts allocated pages (as tmpfs does; `st_blocks` reports them), a symbolic link's
+// target rounded to 512 bytes, plus 256 bytes per node and per directory entry, so a flood of empty
+// files fills it too; a write or create that would pass it fails with ENOSPC and changes nothing.
 //
 // A directory keeps its names in a dictionary for lookup and their cookies in an append-only array for
 // listing: cookies only grow, a removed name leaves a marked slot that listing skips (compacted when
@@ -28,7 +29,9 @@ public final class RamFileSystem: FileSystem {
         var accessTime: TimeSpec
         var modificationTime: TimeSpec
         var changeTime: TimeSpec
-        var data: [UInt8] = []
+        var data = FileData()
+        /// A symbolic link's target.
+        var target: [UInt8] = []
         /// Directories: name → (node, cookie); every name ever created here in cookie order (a removed
         /// one stays, marked, until compaction).
         var names: [[UInt8]: (node: NodeID, cookie: UInt64)] = [:]
@@ -55,18 +58,24 @@ public final class RamFileSystem: FileSystem {
     var nodes: [NodeID: Node] = [:]
     var nextNode: NodeID = 2
     let clock: () -> TimeSpec
+    let pageSource: PageSource
 
     static let nodeCost: Int64 = 256
     static let entryCost: Int64 = 256
 
-    public init(limit: Int64 = 0, clock: @escaping () -> TimeSpec = { TimeSpec() }) {
+    public init(limit: Int64 = 0, pages: PageSource = .heap, clock: @escaping () -> TimeSpec = { TimeSpec() }) {
         self.limit = limit
         self.clock = clock
+        pageSource = pages
         let root = Node(type: .directory, permissions: 0o755, now: clock())
         root.links = 2
         root.parent = 1
         nodes[1] = root
         usedBytes = Self.nodeCost
+    }
+
+    deinit {
+        for (_, node) in nodes { node.data.release(source: pageSource) }
     }
 
     public var usage: FileSystemUsage {
@@ -175,7 +184,7 @@ public final class RamFileSystem: FileSystem {
         guard parent.names[name] == nil else { throw .exists }
         try charge(Self.nodeCost + Self.entryCost + Self.blocks(target.count) * 512)
         let node = Node(type: .symbolicLink, permissions: 0o777, now: clock())
-        node.data = target
+        node.target = target
         let id = nextNode
         nextNode += 1
         nodes[id] = node
@@ -221,7 +230,8 @@ public final class RamFileSystem: FileSystem {
 
     func dropIfUnused(_ id: NodeID, _ node: Node) {
         guard node.links == 0 && node.openCount == 0 else { return }
-        usedBytes -= Self.nodeCost + Self.blocks(node.data.count) * 512
+        usedBytes -= Self.nodeCost + node.data.chargedBytes + Self.blocks(node.target.count) * 512
+        node.data.release(source: pageSource)
         nodes[id] = nil
     }
 
@@ -272,7 +282,7 @@ public final class RamFileSystem: FileSystem {
     public func readSymbolicLink(_ id: NodeID) throws(FileError) -> [UInt8] {
         let node = try self.node(id)
         guard node.type == .symbolicLink else { throw .invalid }
-        return node.data
+        return node.target
     }
 
     // MARK: Data
@@ -286,8 +296,17 @@ public final class RamFileSystem: FileSystem {
         status.userID = node.userID
         status.groupID = node.groupID
         status.representedDevice = node.device
-        status.size = node.type == .directory ? 4096 : Int64(node.data.count)
-        status.blocks = node.type == .directory ? 8 : Self.blocks(node.data.count)
+        switch node.type {
+        case .directory:
+            status.size = 4096
+            status.blocks = 8
+        case .symbolicLink:
+            status.size = Int64(node.target.count)
+            status.blocks = 0                               // a short link lives in the inode, as on tmpfs
+        default:
+            status.size = Int64(node.data.size)
+            status.blocks = Int64(node.data.allocatedPages * (FileData.pageSize / 512))
+        }
         status.accessTime = node.accessTime
         status.modificationTime = node.modificationTime
         status.changeTime = node.changeTime
@@ -298,11 +317,8 @@ public final class RamFileSystem: FileSystem {
         let node = try self.node(id)
         guard node.type != .directory else { throw .isDirectory }
         guard offset >= 0 else { throw .invalid }
-        guard offset < Int64(node.data.count), buffer.count > 0 else { return 0 }
-        let start = Int(offset)
-        let count = min(buffer.count, node.data.count - start)
-        node.data.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: count) }
-        return count
+        guard offset < Int64(node.data.size) else { return 0 }
+        return node.data.read(at: Int(offset), into: buffer)
     }
 
     public func write(_ id: NodeID, at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(FileError) -> Int {
@@ -313,11 +329,14 @@ public final class RamFileSystem: FileSystem {
         guard !bytes.isEmpty else { return 0 }
         let (end, overflow) = offset.addingReportingOverflow(Int64(bytes.count))
         guard !overflow, end <= Int64(Int32.max) * 64 else { throw .fileTooBig }
-        if end > Int64(node.data.count) {
-            try charge((Self.blocks(Int(end)) - Self.blocks(node.data.count)) * 512)
-            node.data.append(contentsOf: repeatElement(0, count: Int(end) - node.data.count))
+        let needed = Int64(node.data.pagesNeeded(at: Int(offset), count: bytes.count) * FileData.pageSize)
+        try charge(needed)
+        do {
+            try node.data.write(at: Int(offset), bytes, source: pageSource)
+        } catch {
+            usedBytes -= needed
+            throw error
         }
-        node.data.withUnsafeMutableBytes { ($0.baseAddress! + Int(offset)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
         touch(node)
         return bytes.count
     }
@@ -329,14 +348,8 @@ public final class RamFileSystem: FileSystem {
         guard node.type == .regular else { throw .invalid }
         guard size >= 0 else { throw .invalid }
         guard size <= Int64(Int32.max) * 64 else { throw .fileTooBig }
-        let newSize = Int(size)
-        if newSize > node.data.count {
-            try charge((Self.blocks(newSize) - Self.blocks(node.data.count)) * 512)
-            node.data.append(contentsOf: repeatElement(0, count: newSize - node.data.count))
-        } else if newSize < node.data.count {
-            usedBytes -= (Self.blocks(node.data.count) - Self.blocks(newSize)) * 512
-            node.data.removeSubrange(newSize...)
-        }
+        let released = node.data.truncate(to: Int(size), source: pageSource)
+        usedBytes -= Int64(released * FileData.pageSize)
         touch(node)
     }
 

@@ -60,4 +60,37 @@ public enum FileError: Int32, Error, Sendable {
         case .notSupported: "EOPNOTSUPP"
         }
     }
+
+    /// The text strerror(3) gives on Linux, e.g. "No such file or directory".
+    public var message: StaticString {
+        switch self {
+        case .notPermitted: "Operation not permitted"
+        case .noEntry: "No such file or directory"
+        case .io: "Input/output error"
+        case .badDescriptor: "Bad file descriptor"
+        case .noMemory: "Cannot allocate memory"
+        case .accessDenied: "Permission denied"
+        case .busy: "Device or resource busy"
+        case .exists: "File exists"
+        case .crossDevice: "Invalid cross-device link"
+        case .notDirectory: "Not a directory"
+        case .isDirectory: "Is a directory"
+        case .invalid: "Invalid argument"
+        case .tooManyOpenFiles: "Too many open files"
+        case .fileTooBig: "File too large"
+        case .noSpace: "No space left on device"
+        case .illegalSeek: "Illegal seek"
+        case .readOnly: "Read-only file system"
+        case .tooManyLinks: "Too many links"
+        case .nameTooLong: "File name too long"
+        case .notImplemented: "Function not implemented"
+        case .notEmpty: "Directory not empty"
+        case .loop: "Too many levels of symbolic links"
+        case .overflow: "Value too large for defined data type"
+        case .notSupported: "Operation not supported"
+        }
+    }
+
+    /// `message` as a String.
+    public var messageString: String { message.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
 }

@@ -122,19 +122,7 @@ public final class NetworkStack<I: NetworkedImage> {
     }
 
     /// "4M", "512K", "65536" → bytes.
-    public static func parseSize(_ text: String) -> Int? {
-        var digits = Substring(text)
-        var scale = 1
-        switch digits.last {
-        case "K", "k": scale = 1 << 10
-        case "M", "m": scale = 1 << 20
-        case "G", "g": scale = 1 << 30
-        default: break
-        }
-        if scale != 1 { digits = digits.dropLast() }
-        guard let value = Int(digits), value >= 0, value <= Int.max / scale else { return nil }
-        return value * scale
-    }
+    public static func parseSize(_ text: String) -> Int? { BootArguments.parseSize(text) }
 
     /// New connections the TCP table can take with the memory the image has (see TCPStack).
     public var connectionRoom: Int { lock.withLock { tcp.connectionRoom } }

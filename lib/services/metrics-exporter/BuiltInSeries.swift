@@ -20,6 +20,9 @@
 //     tessera_tcp_connections{state}                  gauge    the connection table by RFC 9293 state
 //     tessera_tcp_retransmissions_total               counter  segments sent again (timeouts and fast retransmits)
 //     tessera_tcp_events_total{event}                 counter  timeout, fast_retransmit, challenge_ack, listen_overflow, reset_sent, reset_received, timed_out
+//
+// plus every gauge a selected library published in the kernel's `ImageGauges` (files: the root
+// file system's bytes, `tessera_filesystem_bytes{state=used|limit}`), grouped into families by name.
 
 import Clock
 import Interrupts
@@ -74,8 +77,26 @@ enum BuiltInSeries<I: NetworkedImage> {
         var eventCounters: [Counter] = []
         for event in eventNames { eventCounters.append(try registry.counter(events, labelValues: [event])) }
 
+        var published: [(Gauge, () -> Int64)] = []
+        var families: [(String, GaugeFamily)] = []
+        for entry in ImageGauges.all {
+            if entry.labelName.isEmpty {
+                published.append((try registry.gauge(entry.name, help: entry.help), entry.read))
+                continue
+            }
+            let family: GaugeFamily
+            if let known = families.first(where: { $0.0 == entry.name }) {
+                family = known.1
+            } else {
+                family = try registry.gaugeFamily(entry.name, help: entry.help, labelNames: [entry.labelName])
+                families.append((entry.name, family))
+            }
+            published.append((try registry.gauge(family, labelValues: [entry.labelValue]), entry.read))
+        }
+
         registry.addCollector { registry in
             registry.set(uptime, to: Double(Clock.now()) / 1e9)
+            for (gauge, read) in published { registry.set(gauge, to: read()) }
             let heapFigures = I.withHeap { $0.statistics }
             registry.set(heapInUse, to: Int64(heapFigures.inUseBytes))
             registry.set(heapFree, to: Int64(heapFigures.freeBytes))

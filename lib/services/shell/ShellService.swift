@@ -66,6 +66,7 @@ public enum ShellService<I: ThreadedImage> {
     public static func start() {
         ShellLog.start(capacity: logCapacity)
         BuiltinCommands<I>.register()
+        I.extendShell()
         guard !kernelParameters.hasKernelFlag("shell.serial=off") else { return }
         guard Thread<I>.spawn(name: "shell", priority: .high, { serialSession() }) != nil else {
             print("tessera: shell: cannot start the shell thread")
