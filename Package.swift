@@ -68,13 +68,14 @@ let package = Package(
         hostLibrary("KVStore", "services/kv-store", dependencies: ["RESP"]),
         hostLibrary("VFS", "fs/vfs"),
         hostLibrary("RamFS", "fs/ramfs", dependencies: ["VFS"]),
+        hostLibrary("ShellFiles", "services/shell-files", dependencies: ["ShellCore", "VFS"]),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
         .testTarget(name: "KernelLogicTests", dependencies: [
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "RESP", "KVStore", "ShellCore",
         ]),
-        .testTarget(name: "FileSystemTests", dependencies: ["VFS", "RamFS"]),
+        .testTarget(name: "FileSystemTests", dependencies: ["VFS", "RamFS", "ShellFiles", "ShellCore"]),
         .testTarget(name: "KVMMonitorTests", dependencies: ["KVMMonitor", "HypercallABI"]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]
