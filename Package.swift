@@ -68,6 +68,7 @@ let package = Package(
         hostLibrary("KVStore", "services/kv-store", dependencies: ["RESP"]),
         hostLibrary("VFS", "fs/vfs"),
         hostLibrary("RamFS", "fs/ramfs", dependencies: ["VFS"]),
+        hostLibrary("CPIO", "fs/cpio", dependencies: ["VFS"]),
         hostLibrary("ShellFiles", "services/shell-files", dependencies: ["ShellCore", "VFS"]),
 
         .testTarget(name: "TesseraKitTests", dependencies: ["TesseraKit"]),
@@ -75,7 +76,7 @@ let package = Package(
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "RESP", "KVStore", "ShellCore",
         ]),
-        .testTarget(name: "FileSystemTests", dependencies: ["VFS", "RamFS", "ShellFiles", "ShellCore"]),
+        .testTarget(name: "FileSystemTests", dependencies: ["VFS", "RamFS", "CPIO", "ShellFiles", "ShellCore"]),
         .testTarget(name: "KVMMonitorTests", dependencies: ["KVMMonitor", "HypercallABI"]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]

@@ -13,6 +13,7 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v redis-benchmark >/dev/null 2>&1 || missing="$missing redis-tools"
+command -v cpio >/dev/null 2>&1 || missing="$missing cpio"       # the root file system's archive, both ways
 if [ -n "$missing" ]; then
     echo "setup: installing Debian packages:$missing"
     as_root apt-get update -qq

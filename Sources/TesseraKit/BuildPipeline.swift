@@ -11,7 +11,7 @@ import Foundation
 
 struct ImageBuild {
     enum Stage: String, CaseIterable {
-        case libraries, embeddedFiles = "embedded-files", app, link
+        case libraries, embeddedFiles = "embedded-files", rootFileSystem = "root-file-system", app, link
     }
 
     let builder: Builder
@@ -28,6 +28,7 @@ struct ImageBuild {
     var compiled: [String] = []
     var linkerScript: URL?
     var filesFingerprint = ""
+    var rootfsFingerprint = ""
     var appFingerprint = ""
     var wiring: URL
     var image: URL
@@ -62,6 +63,7 @@ struct ImageBuild {
         switch stage {
         case .libraries: try compileLibraries()
         case .embeddedFiles: try assembleEmbeddedFiles()
+        case .rootFileSystem: try packRootFileSystem()
         case .app: try compileApp()
         case .link: try link()
         }
@@ -133,6 +135,31 @@ struct ImageBuild {
         if table.assembled { compiled.append("\(EmbeddedFileSet.libraryName) (table)") }
     }
 
+    /// The root file system: the `rootfs:` folder as a cpio newc archive (`.tessera/rootfs.cpio`, which
+    /// `cpio -t` lists), built into the image's read-only data by `.tessera/rootfs.S` and unpacked into
+    /// `/` by `files` at boot. Every image with `files` gets one (empty without `rootfs:`). In the link
+    /// and the size report as part of `files`.
+    mutating func packRootFileSystem() throws {
+        guard resolved.libraries.contains(where: { $0.name == "files" }) else { return }
+        let tree = resolved.manifest.rootfs ?? .empty
+        let bytes = try tree.archive()
+        let archive = output.appendingPathComponent("rootfs.cpio")
+        if (try? Data(contentsOf: archive)) != Data(bytes) { try Data(bytes).write(to: archive) }
+        let source = output.appendingPathComponent("rootfs.S")
+        let object = objects.appendingPathComponent("rootfs.S.o")
+        let text = RootFileSystemArchive.assembly(archive: archive.path)
+        rootfsFingerprint = try Fingerprint.of(files: [archive], extra: [text, builder.toolchain.identity])
+        products.append(("files", object))
+        let stamp = objects.appendingPathComponent("rootfs.stamp")
+        guard !upToDate(stamp, rootfsFingerprint, outputs: [object]) else { return }
+        builder.log?("packing the root file system (\(tree.entries.count) entries, \(bytes.count) bytes of cpio)")
+        try text.write(to: source, atomically: true, encoding: .utf8)
+        try builder.invoke(builder.toolchain.clang, ["--target=x86_64-unknown-none-elf", "-c", source.path, "-o", object.path],
+                           what: "assembling rootfs.S")
+        try rootfsFingerprint.write(to: stamp, atomically: true, encoding: .utf8)
+        compiled.append("files (root file system)")
+    }
+
     /// The wiring file and the app.
     mutating func compileApp() throws {
         let manifest = resolved.manifest
@@ -165,7 +192,7 @@ struct ImageBuild {
     mutating func link() throws {
         guard let linkerScript else { throw ToolError("no selected library provides a linker script (*.ld)") }
         let linkStamp = objects.appendingPathComponent("link.stamp")
-        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, filesFingerprint] + entryFlags)
+        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, filesFingerprint, rootfsFingerprint] + entryFlags)
         guard !upToDate(linkStamp, linkFingerprint, outputs: [debugImage, image, map]) else { return }
         builder.log?("linking \(image.lastPathComponent)")
         let toolchain = builder.toolchain

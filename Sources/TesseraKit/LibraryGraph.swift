@@ -2,7 +2,8 @@
 //
 // Roots: every `core: true` library, the implementation chosen for each slot under `libraries:`, the
 // platform library (the one whose `machines` lists the manifest's `platform`), every `use:` entry, and
-// `embedded-files` when the manifest has `files:` (the library that reads the embedded files).
+// `embedded-files` when the manifest has `files:` (the library that reads the embedded files), and
+// `files` when it has `rootfs:` (the library that unpacks the root file system).
 // The closure follows `requires`; when an API library (one with `api:`) enters the image its slot is
 // bound — to the manifest's choice, else the API's default — and the implementation enters too. So a slot
 // is bound only if something in the image needs its API (an unused API costs nothing), and every slot
@@ -191,6 +192,14 @@ private struct Resolver {
                                   + "\(catalog.searchPaths.joined(separator: ", ")))", at: files.location)
             } else {
                 include(name, at: files.location, via: "'files'")
+            }
+        }
+        if let rootfs = manifest.rootfsFolder {
+            if catalog["files"] == nil {
+                diagnostics.error("'rootfs' needs the library 'files', which is not in the catalog (searched: "
+                                  + "\(catalog.searchPaths.joined(separator: ", ")))", at: rootfs.location)
+            } else {
+                include("files", at: rootfs.location, via: "'rootfs'")
             }
         }
         while !queue.isEmpty {

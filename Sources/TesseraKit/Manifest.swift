@@ -22,7 +22,7 @@ public struct Manifest: Sendable {
     public static let defaultMemory: UInt64 = 8 << 20
     /// The top-level keys, in documentation order.
     public static let keys = ["name", "app", "platform", "memory", "arguments", "parameters", "libraries", "use",
-                              "library-paths", "files", "devices"]
+                              "library-paths", "files", "rootfs", "devices"]
     static let appKeys = ["sources", "type"]
 
     public struct App: Sendable {
@@ -70,6 +70,10 @@ public struct Manifest: Sendable {
     public var filesFolder: Located<String>?
     /// The files `files:` embeds, as scanned when the manifest was loaded; nil without `files:`.
     public var files: EmbeddedFileSet?
+    /// `rootfs:` as written, with its location; nil when the image's `/` starts empty.
+    public var rootfsFolder: Located<String>?
+    /// The tree `rootfs:` packs (a cpio archive unpacked into `/` at boot), as scanned at load.
+    public var rootfs: RootFileSystemArchive?
 
     /// The chosen implementation for each slot named under `libraries:`.
     public var libraryChoices: [String: String] {
@@ -238,6 +242,16 @@ public struct Manifest: Sendable {
             let scan = EmbeddedFileSet.scan(folder: joinPath(directory, value), as: value,
                                             manifestDirectory: directory)
             files = scan.set
+            for problem in scan.problems { reader.diagnostics.error(problem, at: located.location) }
+        }
+
+        rootfsFolder = nil
+        rootfs = nil
+        if let node = fields["rootfs"], let value = reader.string(node, key: "rootfs") {
+            let located = Located(value, at: reader.location(of: node))
+            rootfsFolder = located
+            let scan = RootFileSystemArchive.scan(folder: joinPath(directory, value), as: value, manifestDirectory: directory)
+            rootfs = scan.archive
             for problem in scan.problems { reader.diagnostics.error(problem, at: located.location) }
         }
 

@@ -33,10 +33,15 @@ public enum FileCommands {
             if argument == "-l" { long = true } else { paths.append(argument) }
         }
         if paths.isEmpty { paths = ["."] }
+        var listedGroup = false
         for path in paths {
             let status: FileStatus
             do { status = try vfs.status(path, follow: true) } catch { fail(&out, "ls", path, error); continue }
-            if paths.count > 1 && status.isDirectory { out.line(path + ":") }
+            if paths.count > 1 && status.isDirectory {
+                if listedGroup { out.line() }               // a blank line between groups, as ls(1)
+                listedGroup = true
+                out.line(path + ":")
+            }
             guard status.isDirectory else {
                 if long { longLine(&out, vfs, status, name: path, path: path) } else { out.line(path) }
                 continue

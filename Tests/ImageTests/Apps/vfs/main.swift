@@ -111,7 +111,7 @@ struct VFSCheck: Application {
         }
 
         // 3. The shell's file commands and the published gauges.
-        for line in ["write /tmp/hello Hello, files", "cat /tmp/hello", "mkdir -p /a/b/c", "ls -l /", "ls /a/b", "rm /a/b/c",
+        for line in ["ls -l / /bin /srv", "cat /etc/hostname /srv/name /srv/www/index.html", "write /tmp/hello Hello, files", "cat /tmp/hello", "mkdir -p /a/b/c", "ls -l /", "ls /a/b", "rm /a/b/c",
                      "ls /missing", "df", "stat /tmp"] {
             let result = ShellCommands.run(line)
             print("$ " + line)
