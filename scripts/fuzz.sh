@@ -61,6 +61,9 @@ module_sources() {
         RESP) echo lib/services/resp/*.swift ;;
         BootArguments) echo lib/core/boot-arguments/*.swift ;;
         HypercallABI) echo lib/platform/hypercall-abi/*.swift ;;
+        VFS) echo lib/fs/vfs/*.swift ;;
+        RamFS) echo lib/fs/ramfs/*.swift ;;
+        CPIO) echo lib/fs/cpio/*.swift ;;
         # The KVM monitor's checks of untrusted input that need no /dev/kvm: the ELF loader, guest-memory
         # ranges and the boot layout (the rest of the module talks to the kernel through CKVM).
         KVMMonitor) echo Sources/KVMMonitor/ELFLoader.swift Sources/KVMMonitor/GuestMemory.swift \
@@ -75,6 +78,7 @@ module_dependencies() {
         NetDeviceAPI|DNSClient|NetTCP) echo NetWire ;;
         NetInterface) echo NetDeviceAPI NetWire ;;
         KVMMonitor) echo HypercallABI ;;
+        RamFS|CPIO) echo VFS ;;
         *) echo ;;
     esac
 }

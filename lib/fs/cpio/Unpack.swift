@@ -1,8 +1,10 @@
 // Unpack: a newc archive into a VFS, as Linux unpacks an initramfs into its rootfs.
 //
-// Each record's name is made relative (leading "/" and "./" dropped; "." is the root itself, whose
-// mode and times it sets); a name with a ".." component is refused (it would leave the root), as is
-// an empty component. Missing parent directories are created (0755). An existing non-directory of the
+// Each record's name is made relative (leading "/" and "./" dropped, empty and "." components
+// ignored; "." alone is the root itself, whose mode and times it sets); a name with a ".." component
+// is refused (it would leave the root). Missing parent directories are created (0755); a parent that
+// is a symbolic link is refused (ELOOP), so a link the archive made cannot carry a later record
+// outside the root. An existing non-directory of the
 // same name is replaced; an existing directory keeps its contents and takes the record's mode. Regular
 // files, directories, symbolic links (the data is the target), FIFOs, sockets and device nodes are
 // created with the record's permission bits (set-id and sticky too — not filtered by the umask),
@@ -43,6 +45,7 @@ public enum CPIOUnpacker {
             }
             let path = relative.isEmpty ? root : join(root, relative)
             do {
+                if !relative.isEmpty { try makeParents(root, relative, vfs: vfs) }
                 try apply(record, at: path, isRoot: relative.isEmpty, vfs: vfs, hardLinks: &hardLinks)
                 summary.entries += 1
                 summary.bytes += record.data.count
@@ -76,17 +79,21 @@ public enum CPIOUnpacker {
         root.last == 0x2F ? root + relative : root + [0x2F] + relative
     }
 
-    static func makeParents(_ path: [UInt8], vfs: VirtualFileSystem) throws(FileError) {
-        var index = path.count - 1
-        while index > 0 && path[index] != 0x2F { index -= 1 }
-        guard index > 0 else { return }
-        let parent = Array(path[..<index])
-        if let status = try? vfs.status(parent) {
-            if status.isDirectory { return }
-            throw .notDirectory
+    /// Creates the missing directories between `root` and `relative`'s last component. A component that
+    /// exists must be a real directory: a symbolic link there (one the archive itself made, say
+    /// `x -> /`, before a record `x/file`) would carry the record outside the root, so it is refused.
+    static func makeParents(_ root: [UInt8], _ relative: [UInt8], vfs: VirtualFileSystem) throws(FileError) {
+        let components = relative.split(separator: 0x2F)
+        var path = root
+        for component in components.dropLast() {
+            path = join(path, Array(component))
+            if let status = try? vfs.status(path, follow: false) {
+                if status.type == .symbolicLink { throw .loop }
+                if !status.isDirectory { throw .notDirectory }
+                continue
+            }
+            try vfs.makeDirectory(path, permissions: 0o755)
         }
-        try makeParents(parent, vfs: vfs)
-        try vfs.makeDirectory(parent, permissions: 0o755)
     }
 
     static func apply(_ record: NewcRecord, at path: [UInt8], isRoot: Bool, vfs: VirtualFileSystem,
@@ -95,7 +102,6 @@ public enum CPIOUnpacker {
         let permissions = record.mode & 0o7777
         let time = TimeSpec(seconds: Int64(record.modificationTime), nanoseconds: 0)
         if !isRoot {
-            try makeParents(path, vfs: vfs)
             if let existing = try? vfs.status(path, follow: false) {
                 if existing.isDirectory {
                     if type != .directory { try vfs.removeDirectory(path) }
