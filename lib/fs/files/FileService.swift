@@ -4,7 +4,8 @@
 // the image's `initializeFiles` hook after threads are up (this library's wiring fragment binds it),
 // and `start` makes a ramfs, mounts it at `/`, unpacks the root file system the build packed into the
 // image (the manifest's `rootfs:` folder as a cpio newc archive, `.tessera/rootfs.cpio`; empty without
-// one) into it, adds `/tmp` (mode 1777, as on Linux) if the archive had none, and publishes its usage
+// one) into it, adds `/tmp` (mode 1777, as on Linux) if the archive had none, mounts /dev and /proc
+// (SystemFiles.swift), and publishes its usage
 // as gauges (`tessera_filesystem_bytes{state}` in the metrics exporter; the shell-files library's `df`).
 // Problems in the archive are printed, one line each, and the rest is unpacked.
 //
@@ -48,7 +49,7 @@ public enum Files {
     /// Called once by the kernel (the image's `initializeFiles` hook) with the lock the VFS takes and
     /// the kernel's fallible allocator for file pages (a full heap is ENOMEM, not a panic).
     public static func start(lock: VFSLock, availableMemory: () -> Int, allocatePage: @escaping () -> UnsafeMutableRawPointer?,
-                             releasePage: @escaping (UnsafeMutableRawPointer) -> Void) {
+                             releasePage: @escaping (UnsafeMutableRawPointer) -> Void, system: SystemSources) {
         var requested: Int? = nil
         if let text = kernelParameters.kernelValue("fs.size") {
             if let bytes = BootArguments.parseSize(text), bytes > 0 {
@@ -77,6 +78,8 @@ public enum Files {
             }
             vfs.umask = 0o022
         }
+        let now = Clock.wallTime()
+        SystemFiles.mount(in: vfs, system, now: TimeSpec(seconds: now.seconds, nanoseconds: Int64(now.nanoseconds)))
         rootRamFS = ramfs
         rootFileSystem = vfs
         ImageGauges.register(ImageGauge(name: "tessera_filesystem_bytes", help: "Bytes of the root file system (ramfs) by state.",

@@ -21,6 +21,8 @@ public final class OpenFile {
     public let location: Location
     public internal(set) var flags: OpenFlags
     public internal(set) var offset: Int64 = 0
+    /// The absolute path it was opened by, symbolic links resolved (what /proc/self/fd/N shows).
+    public internal(set) var path: [UInt8] = []
     /// Descriptors pointing here.
     var references = 1
     let type: FileType
@@ -76,6 +78,7 @@ extension VirtualFileSystem {
             var links = 0
             var location: Location
             var created = false
+            var named: (parent: Location, name: [UInt8])? = nil
             while true {
                 let (parent, name, trailingSlash) = try resolveParent(path, from: start)
                 if name.isEmpty || Self.isDot(name) || Self.isDotDot(name) {
@@ -94,6 +97,7 @@ extension VirtualFileSystem {
                                                              permissions: permissions & ~umask, userID: 0, groupID: 0)
                     location = Location(mount: parent.mount, node: node)
                     created = true
+                    named = (parent, name)
                     break
                 }
                 if flags.contains(.create) && flags.contains(.exclusive) { throw .exists }
@@ -110,6 +114,7 @@ extension VirtualFileSystem {
                 if status.type == .symbolicLink && !flags.contains(.path) { throw .loop }   // O_NOFOLLOW
                 if trailingSlash && status.type != .directory { throw .notDirectory }
                 location = existing
+                named = (parent, name)
                 break
             }
             let type = try status(location).type ?? .regular
@@ -124,10 +129,30 @@ extension VirtualFileSystem {
                 try fileSystem(location).truncate(location.node, to: 0)
             }
             let file = OpenFile(location: location, flags: flags, type: type)
+            if type == .directory || named == nil {
+                file.path = (try? pathLocked(of: location)) ?? []
+            } else if let named, let directory = try? pathLocked(of: named.parent) {
+                file.path = (directory == [0x2F] ? directory : directory + [0x2F]) + named.name
+            }
             let fd = try install(file, closeOnExec: flags.contains(.closeOnExec))
             fileSystem(location).retained(location.node)
             return fd
         }
+    }
+
+    /// Every open descriptor and its file's path ("... (deleted)" once unlinked, as Linux shows it),
+    /// without taking the lock: for file systems the VFS calls while it holds it (procfs's fd/).
+    public func descriptorPathsHoldingLock() -> [(fd: Int32, path: [UInt8])] {
+        var result: [(fd: Int32, path: [UInt8])] = []
+        for (index, descriptor) in descriptors.enumerated() {
+            guard let file = descriptor?.file else { continue }
+            var path = file.path
+            if file.type != .directory, let status = try? status(file.location), status.linkCount == 0 {
+                path += Array(" (deleted)".utf8)
+            }
+            result.append((Int32(index), path))
+        }
+        return result
     }
 
     public func open(_ path: String, _ flags: OpenFlags, permissions: UInt32 = 0o666) throws(FileError) -> Int32 {

@@ -111,7 +111,26 @@ struct VFSCheck: Application {
         }
 
         // 3. The shell's file commands and the published gauges.
-        for line in ["ls -l / /bin /srv", "cat /etc/hostname /srv/name /srv/www/index.html", "write /tmp/hello Hello, files", "cat /tmp/hello", "mkdir -p /a/b/c", "ls -l /", "ls /a/b", "rm /a/b/c",
+        // /dev and /proc as a Linux program would use them.
+        do {
+            let null = try File("/dev/null", [.writeOnly], in: vfs)
+            print("vfs: /dev/null took \(try null.write([1, 2, 3]) == () ? 3 : 0) bytes, fd \(null.descriptor)")
+            print("vfs: fd link " + (try vfs.readLink("/proc/self/fd/\(null.descriptor)")))
+            try null.close()
+            let zero = try vfs.contents(of: "/proc/uptime")
+            print("vfs: uptime " + String(decoding: zero, as: UTF8.self), terminator: "")
+            let random = try File("/dev/urandom", [], in: vfs)
+            let bytes = try random.read(upTo: 32)
+            try random.close()
+            print("vfs: urandom gave \(bytes.count) bytes, \(Set(bytes).count) distinct")
+            let console = try File("/dev/console", [.writeOnly], in: vfs)
+            try console.write("vfs: written to /dev/console\n")
+            try console.close()
+        } catch {
+            fail("/dev or /proc: " + error.messageString)
+        }
+        for line in ["ls -l /dev", "cat /proc/meminfo /proc/cpuinfo /proc/self/cmdline", "ls -l /proc/self/",
+                     "ls -l / /bin /srv", "cat /etc/hostname /srv/name /srv/www/index.html", "write /tmp/hello Hello, files", "cat /tmp/hello", "mkdir -p /a/b/c", "ls -l /", "ls /a/b", "rm /a/b/c",
                      "ls /missing", "df", "stat /tmp"] {
             let result = ShellCommands.run(line)
             print("$ " + line)
