@@ -103,7 +103,9 @@ struct ImageBuild {
             }
             let moduleFiles = swiftSources.isEmpty ? [] : [modules.appendingPathComponent("\(library.module).swiftmodule")]
             let cached = builder.cacheDirectory?.appendingPathComponent("\(library.name)-\(fingerprint)")
-            if upToDate(stamp, fingerprint, outputs: libraryObjects) {
+            // The module counts too: building the same app for another machine (microvm, then pc) removes
+            // the modules of libraries that machine does not select, and the way back must bring them back.
+            if upToDate(stamp, fingerprint, outputs: libraryObjects + moduleFiles) {
                 // nothing to do
             } else if let cached, builder.restore(libraryObjects + moduleFiles, from: cached) {
                 builder.log?("reusing \(library.name) from the cache")

@@ -79,6 +79,8 @@ public struct RunOptions {
     public var portForwards: [PortForward] = []
     /// Appended to QEMU's command line as they are (tests add devices with it).
     public var extraQEMUArguments: [String] = []
+    /// A raw disk image attached as the virtio-blk device (`--disk`), or nil.
+    public var diskFile: String? = nil
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
     /// Called with QEMU's process ID once it runs (tests stop a serving image with SIGTERM).
@@ -180,6 +182,15 @@ public enum QEMURunner {
             } else {
                 // virtio-pci without the legacy interface (device ID 0x1041): what `virtio-net-pci` drives.
                 arguments += ["-device", "virtio-net-pci,netdev=net0,disable-legacy=on"]
+            }
+        }
+        if let disk = options.diskFile {
+            // Raw, writeback cache: the guest's flush (virtio-blk FLUSH) is what makes data durable.
+            arguments += ["-drive", "file=\(disk),if=none,id=disk0,format=raw,cache=writeback"]
+            if options.machine == .microvm {
+                arguments += ["-device", "virtio-blk-device,drive=disk0", "-global", "virtio-mmio.force-legacy=false"]
+            } else {
+                arguments += ["-device", "virtio-blk-pci,drive=disk0,disable-legacy=on"]
             }
         }
         arguments += options.extraQEMUArguments

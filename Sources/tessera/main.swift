@@ -115,7 +115,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "qemu-microvm, qemu-pc, qemu-q35 or kvm (Tessera's own KVM monitor; default: the manifest's platform).")
     var platform: String?
 
-    @Option(name: .long, help: "Attach FILE as the guest's block device: FILE or DEVICE=FILE, DEVICE as the manifest's `devices:` names it (--platform kvm; whole 512-byte sectors).")
+    @Option(name: .long, help: "Attach FILE (a raw disk image) as the guest's block device: FILE or DEVICE=FILE, DEVICE as the manifest's `devices:` names it (virtio-blk on QEMU, the monitor's block device on kvm; 512-byte sectors).")
     var disk: [String] = []
 
     @Option(name: .shortAndLong, help: "Guest memory, e.g. 2M, 512K, 1G (default: the manifest's memory).")
@@ -153,13 +153,9 @@ struct Run: ParsableCommand {
             let platformName = manifest.platform
             if platformName == "kvm" { throw ExitCode(try runOnMonitor(product)) }
             let declared = DeviceAttachments.declared(by: product.resolved)
-            if let block = declared.first(where: { $0.kind == .block }) {
-                throw ValidationError("the image's block device '\(block.name)' needs --platform kvm (QEMU platforms have no block device driver yet)")
-            }
-            if !disk.isEmpty { throw ValidationError("--disk needs --platform kvm (QEMU platforms have no block device yet)") }
             let attachments: DeviceAttachments
             do {
-                attachments = try DeviceAttachments.resolve(declared: declared, net: net.filter { $0 != "user" }, disk: [],
+                attachments = try DeviceAttachments.resolve(declared: declared, net: net.filter { $0 != "user" }, disk: disk,
                                                             requireAll: false)
             } catch {
                 throw ValidationError(error.description)
@@ -196,6 +192,12 @@ struct Run: ParsableCommand {
             }
             runOptions.kernelParameters = try kernelParameters(manifest)
             runOptions.extraQEMUArguments = qemuArg
+            if let (_, file) = attachments.block {
+                guard FileManager.default.isReadableFile(atPath: file) else {
+                    throw ValidationError("--disk: cannot read '\(file)'")
+                }
+                runOptions.diskFile = URL(fileURLWithPath: file).standardizedFileURL.path
+            }
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))
             }

@@ -5,7 +5,9 @@
 // (no device-side copy is kept). A failed transfer returns false and counts an error: the buffer's
 // contents are then unspecified for a read, and the sectors' for a write. Drivers are chosen in the
 // manifest (`block-device: block-kvm`) or by the platform, and bound statically by the wiring.
-// Implementations: block-kvm (Tessera's KVM monitor, `--disk FILE`). Not yet: virtio-blk for QEMU.
+// Implementations: block-kvm (Tessera's KVM monitor, `--disk FILE`), virtio-blk and virtio-blk-pci
+// (QEMU microvm, pc and q35, `--disk FILE`). `flush` makes completed writes durable where the device
+// caches them (virtio-blk's FLUSH); a device without a volatile cache has nothing to flush.
 
 public struct BlockDeviceStatistics {
     public var sectorsRead = 0, sectorsWritten = 0, errors = 0
@@ -25,4 +27,11 @@ public protocol BlockDevice {
     mutating func read(sector: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool
     /// Writes `buffer` (whole sectors) starting at `sector`.
     mutating func write(sector: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool
+    /// Makes every completed write durable. False when the device reports an error.
+    mutating func flush() -> Bool
+}
+
+extension BlockDevice {
+    /// A device that writes through (the monitor's block device writes the host file) has nothing to flush.
+    public mutating func flush() -> Bool { true }
 }

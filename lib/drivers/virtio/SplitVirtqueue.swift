@@ -6,8 +6,9 @@
 //   used ring         flags u16, idx u16, ring[size] {id u32, len u32}, avail_event u16 (device -> driver)
 // The driver owns a descriptor from `add` until the device returns it through the used ring and the
 // driver calls `recycle`; the device owns the buffer's bytes in between. Index updates are published
-// after a memory barrier, so the device never sees an index before the entries it covers. Chained
-// descriptors are not needed yet (every buffer here is one contiguous range).
+// after a memory barrier, so the device never sees an index before the entries it covers. A request
+// of several parts (virtio-blk's header, data and status) is a chain: `addChain` links descriptors
+// with NEXT and `recycleChain` frees the whole chain from its head.
 
 import ArchX86
 import Kernel
@@ -56,6 +57,37 @@ public struct SplitVirtqueue {
         ring[Int(nextAvailableIndex) & (size - 1)] = id
         nextAvailableIndex &+= 1
         return id
+    }
+
+    /// Puts one chain of buffers on the available ring (call `publish`); returns the head's ID, or nil
+    /// (nothing changed) when fewer descriptors are free than `parts` has.
+    public mutating func addChain(_ parts: [(address: UInt, length: Int, deviceWritable: Bool)]) -> UInt16? {
+        guard !parts.isEmpty, parts.count <= freeDescriptors.count else { return nil }
+        var ids: [UInt16] = []
+        for _ in parts { ids.append(freeDescriptors.popLast()!) }
+        for (index, part) in parts.enumerated() {
+            let descriptor = UnsafeMutableRawPointer(bitPattern: descriptors + UInt(ids[index]) * 16)!
+            let last = index == parts.count - 1
+            descriptor.storeBytes(of: UInt64(part.address), as: UInt64.self)
+            descriptor.storeBytes(of: UInt32(part.length), toByteOffset: 8, as: UInt32.self)
+            descriptor.storeBytes(of: (part.deviceWritable ? 2 : 0) | (last ? 0 : 1), toByteOffset: 12, as: UInt16.self)
+            descriptor.storeBytes(of: last ? 0 : ids[index + 1], toByteOffset: 14, as: UInt16.self)
+        }
+        let ring = UnsafeMutablePointer<UInt16>(bitPattern: available + 4)!
+        ring[Int(nextAvailableIndex) & (size - 1)] = ids[0]
+        nextAvailableIndex &+= 1
+        return ids[0]
+    }
+
+    /// Returns every descriptor of the chain that starts at `head` (as `popUsed` reported it).
+    public mutating func recycleChain(_ head: UInt16) {
+        var id = head
+        for _ in 0 ..< size {
+            freeDescriptors.append(id)
+            let descriptor = UnsafeRawPointer(bitPattern: descriptors + UInt(id) * 16)!
+            guard descriptor.load(fromByteOffset: 12, as: UInt16.self) & 1 != 0 else { return }
+            id = descriptor.load(fromByteOffset: 14, as: UInt16.self)
+        }
     }
 
     /// Makes every added buffer visible to the device.
