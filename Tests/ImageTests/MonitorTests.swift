@@ -209,7 +209,10 @@ extension ImageSuite {
             #expect(after.count == 1024 * 512)
             #expect(after[512..<(512 + 32)] == Data("sector 1 written by tessera\n".utf8) + Data(count: 4))
             #expect(after[(300 * 512)..<(300 * 512 + 30)] == Data("sector 300 written by tessera\n".utf8))
-            #expect(after[(301 * 512)...].allSatisfy { $0 == 0 })
+            #expect(result.stdout.contains("cache: 15 dirty before flush, flush ok, write-backs 40"), "\(result.stdout)")
+            #expect(after[(40 * 4096)..<(41 * 4096)].allSatisfy { $0 == 40 } && after[(79 * 4096)..<(80 * 4096)].allSatisfy { $0 == 79 })
+            #expect(after[(301 * 512)..<(40 * 4096)].allSatisfy { $0 == 0 })
+            #expect(after[(80 * 4096)...].allSatisfy { $0 == 0 })
         }
 
         @Test(.enabled(if: MonitorHarness.tapAvailable, "needs root, /dev/net/tun and ip"))
