@@ -64,6 +64,7 @@ module_sources() {
         VFS) echo lib/fs/vfs/*.swift ;;
         RamFS) echo lib/fs/ramfs/*.swift ;;
         CPIO) echo lib/fs/cpio/*.swift ;;
+        Ext2) echo lib/fs/ext2/*.swift ;;
         # The KVM monitor's checks of untrusted input that need no /dev/kvm: the ELF loader, guest-memory
         # ranges and the boot layout (the rest of the module talks to the kernel through CKVM).
         KVMMonitor) echo Sources/KVMMonitor/ELFLoader.swift Sources/KVMMonitor/GuestMemory.swift \
@@ -78,7 +79,7 @@ module_dependencies() {
         NetDeviceAPI|DNSClient|NetTCP) echo NetWire ;;
         NetInterface) echo NetDeviceAPI NetWire ;;
         KVMMonitor) echo HypercallABI ;;
-        RamFS|CPIO) echo VFS ;;
+        RamFS|CPIO|Ext2) echo VFS ;;
         *) echo ;;
     esac
 }

@@ -27,6 +27,7 @@ public enum FileError: Int32, Error, Sendable {
     case loop = 40                   // ELOOP
     case overflow = 75               // EOVERFLOW
     case notSupported = 95           // EOPNOTSUPP
+    case corrupted = 117             // EUCLEAN (Linux's EFSCORRUPTED): on-disk metadata is inconsistent
 
     /// The Linux errno value.
     public var errno: Int32 { rawValue }
@@ -58,6 +59,7 @@ public enum FileError: Int32, Error, Sendable {
         case .loop: "ELOOP"
         case .overflow: "EOVERFLOW"
         case .notSupported: "EOPNOTSUPP"
+        case .corrupted: "EUCLEAN"
         }
     }
 
@@ -88,6 +90,7 @@ public enum FileError: Int32, Error, Sendable {
         case .loop: "Too many levels of symbolic links"
         case .overflow: "Value too large for defined data type"
         case .notSupported: "Operation not supported"
+        case .corrupted: "Structure needs cleaning"
         }
     }
 
