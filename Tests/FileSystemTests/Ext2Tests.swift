@@ -95,6 +95,26 @@ func run(_ command: String) throws -> (status: Int32, output: String) {
         #expect(refusal { $0 = Array($0[0 ..< 1500]) }?.contains("cannot read the superblock") == true)
     }
 
+    /// Lists every directory and reads up to 64 KiB of every file; false at the first error.
+    func walk(_ vfs: VirtualFileSystem, _ path: String, depth: Int) -> Bool {
+        guard depth < 8, let entries = try? vfs.list(path) else { return false }
+        var ok = true
+        for entry in entries {
+            let child = (path == "/" ? "" : path) + "/" + entry.nameString
+            guard let status = try? vfs.status(child, follow: false) else { ok = false; continue }
+            switch status.type {
+            case .directory: ok = walk(vfs, child, depth: depth + 1) && ok
+            case .symbolicLink: ok = (try? vfs.readLink(child)) != nil && ok
+            case .regular:
+                guard let file = try? File(child, in: vfs) else { ok = false; continue }
+                ok = (try? file.read(upTo: 65536)) != nil && ok
+                try? file.close()
+            default: break
+            }
+        }
+        return ok
+    }
+
     @Test func randomCorruptionIsAnErrorNotACrash() throws {
         let folder = try makeTree()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -107,8 +127,9 @@ func run(_ command: String) throws -> (status: Int32, output: String) {
             // inode tables and directories.
             for _ in 0 ..< 64 { bytes[Int.random(in: 1024 ..< 300 * 1024, using: &generator)] = UInt8.random(in: 0 ... 255, using: &generator) }
             guard let ext2 = try? Ext2FileSystem(disk: FileDisk(bytes)) else { failures += 1; continue }
-            let vfs = VirtualFileSystem(root: ext2)
-            if (try? describeVFSTree(vfs)) == nil { failures += 1 }
+            // Walked with bounded reads: a corrupt inode may claim gigabytes of holes, which read as zeros
+            // (as on Linux) — reading them all is the reader's choice, not the file system's.
+            if !walk(VirtualFileSystem(root: ext2), "/", depth: 0) { failures += 1 }
         }
         #expect(failures < 200, "some corruptions are harmless")
     }

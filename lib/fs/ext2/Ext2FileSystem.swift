@@ -174,6 +174,7 @@ public final class Ext2FileSystem: FileSystem {
 
     public func status(_ node: NodeID) throws(FileError) -> FileStatus {
         let inode = try self.inode(node)
+        guard inode.size <= UInt64(Int64.max) else { throw .corrupted }     // a size that no file can have
         var status = FileStatus()
         status.inode = node
         status.mode = inode.mode
