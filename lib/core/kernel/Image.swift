@@ -45,6 +45,8 @@ public protocol Image {
     static func reportCrashContext(faultAddress: UInt64)
     /// Mounts the image's file tree (the `files` library). Called after threads, before the shell.
     static func initializeFiles()
+    /// Mounts volumes into the file tree (e.g. `ext2-mount`). Called after `initializeFiles`.
+    static func mountVolumes()
     /// Starts the shell on the console in its own thread (the `shell` library). Called after files.
     static func startShell()
     /// Adds a library's commands to the shell (e.g. `shell-files`); the shell calls it as it starts.
@@ -60,6 +62,7 @@ extension Image {
     public static func initializeThreads() {}
     public static func reportCrashContext(faultAddress: UInt64) {}
     public static func initializeFiles() {}
+    public static func mountVolumes() {}
     public static func startShell() {}
     public static func extendShell() {}
     public static func observeConsoleOutput(_ byte: UInt8) {}

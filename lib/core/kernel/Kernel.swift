@@ -53,6 +53,7 @@ public enum Kernel<I: Image> {
         I.initializeClock()
         I.initializeThreads()
         I.initializeFiles()
+        I.mountVolumes()
         I.startShell()
         if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
         let code = I.App.main(arguments: arguments.application)

@@ -30,6 +30,9 @@ public final class Ext2FileSystem: FileSystem {
         usage.blockSize = superblock.blockSize
         usage.totalBytes = Int64(superblock.blocksCount) * Int64(superblock.blockSize)
         usage.totalNodes = Int64(superblock.inodesCount)
+        // The superblock's free counts (as statfs reports them), clamped when a corrupt disk overstates them.
+        usage.usedBytes = Int64(superblock.blocksCount - min(superblock.freeBlocks, superblock.blocksCount)) * Int64(superblock.blockSize)
+        usage.usedNodes = Int64(superblock.inodesCount - min(superblock.freeInodes, superblock.inodesCount))
         return usage
     }
 

@@ -33,6 +33,8 @@ struct Superblock {
     static let supportedIncompatible: UInt32 = 0x0002
     let inodesCount: UInt32
     let blocksCount: UInt32
+    let freeBlocks: UInt32
+    let freeInodes: UInt32
     let firstDataBlock: UInt32
     let blockSize: Int
     let blocksPerGroup: UInt32
@@ -49,6 +51,8 @@ struct Superblock {
         }
         inodesCount = bytes.u32(0)
         blocksCount = bytes.u32(4)
+        freeBlocks = bytes.u32(12)
+        freeInodes = bytes.u32(16)
         firstDataBlock = bytes.u32(20)
         let logBlockSize = bytes.u32(24)
         guard logBlockSize <= 6 else { throw Ext2MountError(message: "block size 2^(10+\(logBlockSize)) is not 1-64 KiB") }

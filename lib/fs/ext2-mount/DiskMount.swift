@@ -1,0 +1,74 @@
+// DiskMount: the image's block device, read as ext2, mounted into the file tree before the app starts.
+//
+// The kernel calls the image's `mountVolumes` hook after `initializeFiles` (this library's wiring
+// fragment binds it); `mount` finds the device (`TesseraImage.BlockDevice()`; without `--disk` there is
+// none and it says so), puts a `BlockCache` of 4 KiB blocks in front of it, checks the superblock and
+// mounts the file system read-only at `-e disk.mount=PATH` (default /mnt, created in the ramfs if
+// missing). A disk that is not ext2, or uses ext3/ext4 features, is reported in one line and not
+// mounted; the image goes on. ext2 reads through `CachedDisk`, byte ranges over whole cached blocks;
+// the VFS holds its lock around every call, so the cache needs none of its own.
+
+import BlockCache
+import BlockDeviceAPI
+import Ext2
+import Files
+import Kernel
+import VFS
+
+/// Byte-addressed reads over a block cache, for ext2.
+public final class CachedDisk<Device: BlockDevice>: Ext2Disk {
+    var cache: BlockCache<Device>
+    let scratch: UnsafeMutableRawBufferPointer
+
+    public init(cache: BlockCache<Device>) {
+        self.cache = cache
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: cache.blockSize, alignment: 16)
+    }
+
+    public var byteCount: UInt64 { cache.blockCount * UInt64(cache.blockSize) }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard offset <= byteCount, UInt64(buffer.count) <= byteCount - offset else { return false }
+        let size = UInt64(cache.blockSize)
+        var done = 0
+        while done < buffer.count {
+            let position = offset + UInt64(done)
+            let within = Int(position % size)
+            let chunk = min(cache.blockSize - within, buffer.count - done)
+            guard cache.read(position / size, into: scratch) else { return false }
+            (buffer.baseAddress! + done).copyMemory(from: scratch.baseAddress! + within, byteCount: chunk)
+            done += chunk
+        }
+        return true
+    }
+}
+
+public enum DiskMount<Device: BlockDevice> {
+    /// Called once by the kernel (the image's `mountVolumes` hook), after the file tree is up.
+    public static func mount() {
+        let path = kernelParameters.kernelValue("disk.mount") ?? "/mnt"
+        guard let device = Device() else {
+            print("ext2-mount: no block device (attach one with --disk FILE); nothing mounted at " + path)
+            return
+        }
+        guard let cache = BlockCache(device: device, blockSize: 4096, capacity: 64) else {
+            print("ext2-mount: the disk's sectors do not divide 4 KiB blocks; nothing mounted")
+            return
+        }
+        let ext2: Ext2FileSystem
+        do {
+            ext2 = try Ext2FileSystem(disk: CachedDisk(cache: cache))
+        } catch {
+            print("ext2-mount: the disk is not mountable: " + error.message)
+            return
+        }
+        let vfs = Files.root
+        do {
+            if (try? vfs.status(path)) == nil { try vfs.makeDirectory(path, permissions: 0o755) }
+            try vfs.mount(ext2, at: path, readOnly: true)
+            print("ext2-mount: ext2 (read-only, \(ext2.blockSize)-byte blocks) mounted at " + path)
+        } catch {
+            print("ext2-mount: cannot mount at " + path + ": " + error.messageString)
+        }
+    }
+}
