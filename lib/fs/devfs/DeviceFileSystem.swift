@@ -150,14 +150,6 @@ public final class DeviceFileSystem: FileSystem {
 
     public func readDirectory(_ directory: NodeID, after cookie: UInt64, limit: Int) throws(FileError) -> [DirectoryEntry] {
         guard directory == rootNode else { throw .notDirectory }
-        var entries: [DirectoryEntry] = []
-        // Cookies: 3 + index (1 and 2 are . and ..).
-        var index = cookie < 3 ? 0 : Int(cookie - 2)
-        while index < devices.count && entries.count < limit {
-            entries.append(DirectoryEntry(name: devices[index].name, node: NodeID(index + 2), type: devices[index].type,
-                                          cookie: UInt64(index + 3)))
-            index += 1
-        }
-        return entries
+        return directoryPage(devices.indices.map { (devices[$0].name, NodeID($0 + 2), devices[$0].type) }, after: cookie, limit: limit)
     }
 }

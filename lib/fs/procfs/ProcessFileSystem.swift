@@ -180,14 +180,7 @@ public final class ProcessFileSystem: FileSystem {
     }
 
     public func readDirectory(_ directory: NodeID, after cookie: UInt64, limit: Int) throws(FileError) -> [DirectoryEntry] {
-        let all = try children(directory)
-        var entries: [DirectoryEntry] = []
-        var index = cookie < 3 ? 0 : Int(cookie - 2)
-        while index < all.count && entries.count < limit {
-            entries.append(DirectoryEntry(name: all[index].0, node: all[index].1, type: all[index].2, cookie: UInt64(index + 3)))
-            index += 1
-        }
-        return entries
+        directoryPage(try children(directory).map { ($0.0, $0.1, $0.2) }, after: cookie, limit: limit)
     }
 }
 

@@ -65,6 +65,20 @@ public struct FileStatus: Hashable, Sendable {
     public var isDirectory: Bool { type == .directory }
 }
 
+/// The page of a fixed listing whose cookies are 3, 4, 5... (the index + 3; 1 and 2 are `.` and `..`):
+/// the entries after `cookie`, at most `limit` — for file systems whose directories are generated.
+public func directoryPage(_ entries: [(name: [UInt8], node: NodeID, type: FileType)], after cookie: UInt64,
+                          limit: Int) -> [DirectoryEntry] {
+    var page: [DirectoryEntry] = []
+    var index = cookie < 3 ? 0 : Int(cookie - 2)
+    while index < entries.count && page.count < limit {
+        page.append(DirectoryEntry(name: entries[index].name, node: entries[index].node, type: entries[index].type,
+                                   cookie: UInt64(index + 3)))
+        index += 1
+    }
+    return page
+}
+
 /// One name in a directory.
 public struct DirectoryEntry: Hashable, Sendable {
     public var name: [UInt8]
