@@ -45,6 +45,9 @@ public struct InterfaceStatistics: Equatable {
     public var echoRequestsAnswered = 0, echoRepliesReceived = 0, unhandledProtocol = 0
     public var udpReceived = 0, udpSent = 0, udpNoPort = 0, udpQueueFull = 0, portUnreachableSent = 0
     public var tcpReceived = 0
+    /// Dropped for an impossible source (RFC 1812 5.3.7): our own address (LAND), 0.0.0.0, broadcast,
+    /// multicast, loopback or class E, or a multicast Ethernet source.
+    public var martians = 0
     public init() {}
 }
 
@@ -113,6 +116,8 @@ public struct Interface<Device: NetDevice> {
         statistics.framesIn += 1
         guard let frame = try? EthernetFrame(checking: bytes) else { statistics.malformed += 1; return }
         guard frame.destination == macAddress || frame.destination.isBroadcast else { statistics.notForUs += 1; return }
+        // A group address is never a sender (IEEE 802.3; RFC 1122 3.3.6 drops such packets).
+        guard !frame.source.isMulticast else { statistics.martians += 1; return }
         if frame.etherType == .arp {
             handleARP(frame.payload, now: now)
         } else if frame.etherType == .ipv4 {
@@ -154,6 +159,7 @@ public struct Interface<Device: NetDevice> {
             statistics.notForUs += 1
             return
         }
+        guard !isMartian(header.source) else { statistics.martians += 1; return }
         guard !packet.isFragment else { statistics.fragmentsDropped += 1; return }
         if header.protocol == .icmp {
             handleICMP(packet.payload, from: header.source, now: now)
@@ -166,6 +172,23 @@ public struct Interface<Device: NetDevice> {
         } else {
             statistics.unhandledProtocol += 1
         }
+    }
+
+    /// A source no real peer can have (RFC 1812 5.3.7, RFC 1122 3.2.1.3; Linux's "martian source"):
+    /// 0.0.0.0, loopback, multicast, class E and limited broadcast, our subnet's broadcast, and our own
+    /// address — a LAND packet, which would otherwise open a connection to ourselves and make us ARP
+    /// for our own address.
+    func isMartian(_ source: IPv4Address) -> Bool {
+        if source.isUnspecified || source.isLoopback || source.isMulticast || source.rawValue >> 28 == 0xF { return true }
+        let own = configuration.address
+        guard !own.isUnspecified else { return false }
+        if source == own { return true }
+        let prefix = configuration.prefixLength
+        if prefix > 0 && prefix < 31 {
+            let host = UInt32.max >> UInt32(prefix)
+            if configuration.isLocal(source) && source.rawValue & host == host { return true }
+        }
+        return false
     }
 
     mutating func handleICMP(_ bytes: UnsafeRawBufferPointer, from source: IPv4Address, now: UInt64) {

@@ -15,7 +15,7 @@
 //     tessera_net_frames_total{direction=rx|tx}       counter  the network device
 //     tessera_net_bytes_total{direction=rx|tx}        counter
 //     tessera_net_transmit_busy_total                 counter  transmit refused: every buffer in flight
-//     tessera_net_drops_total{reason}                 counter  malformed, not_for_us, fragment, unhandled_protocol, udp_queue_full
+//     tessera_net_drops_total{reason}                 counter  malformed, not_for_us, fragment, unhandled_protocol, udp_queue_full, martian
 //     tessera_tcp_segments_total{direction=rx|tx}     counter
 //     tessera_tcp_connections{state}                  gauge    the connection table by RFC 9293 state
 //     tessera_tcp_retransmissions_total               counter  segments sent again (timeouts and fast retransmits)
@@ -63,7 +63,7 @@ enum BuiltInSeries<I: NetworkedImage> {
         let busy = try registry.counter("tessera_net_transmit_busy_total", help: "Transmits refused because every buffer was in flight.")
         let drops = try registry.counterFamily("tessera_net_drops_total", help: "Received packets dropped by the interface, by reason.",
                                                labelNames: ["reason"])
-        let dropReasons = ["malformed", "not_for_us", "fragment", "unhandled_protocol", "udp_queue_full"]
+        let dropReasons = ["malformed", "not_for_us", "fragment", "unhandled_protocol", "udp_queue_full", "martian"]
         var dropCounters: [Counter] = []
         for reason in dropReasons { dropCounters.append(try registry.counter(drops, labelValues: [reason])) }
         let segments = try registry.counterFamily("tessera_tcp_segments_total", help: "TCP segments.", labelNames: ["direction"])
@@ -123,7 +123,7 @@ enum BuiltInSeries<I: NetworkedImage> {
             registry.set(busy, to: UInt64(device.transmitBusy))
             let interface = stack.interfaceStatistics
             let dropped = [interface.malformed, interface.notForUs, interface.fragmentsDropped, interface.unhandledProtocol,
-                           interface.udpQueueFull]
+                           interface.udpQueueFull, interface.martians]
             for (counter, value) in zip(dropCounters, dropped) { registry.set(counter, to: UInt64(value)) }
             let tcp = stack.tcpStatistics
             registry.set(segmentsIn, to: UInt64(tcp.segmentsIn))

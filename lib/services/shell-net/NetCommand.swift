@@ -56,6 +56,7 @@ enum NetCommand<I: NetworkedImage> {
         counter(&out, ", not for us ", ip.notForUs)
         counter(&out, ", fragments dropped ", ip.fragmentsDropped)
         counter(&out, ", unhandled protocol ", ip.unhandledProtocol)
+        counter(&out, ", martians ", ip.martians)
         out.line()
         counter(&out, "arp: requests answered ", ip.arpRequestsAnswered)
         counter(&out, ", sent ", ip.arpRequestsSent)
