@@ -61,3 +61,40 @@ import Testing
         #expect(interface.statistics.echoRequestsAnswered == 1)
     }
 }
+
+/// Packets for a hop that does not answer ARP (the hardening issue's item 2): the hold queue takes
+/// every packet — a refusal made TCP retry at once and spin — but keeps at most 3 per hop and 16 in
+/// all, dropping the oldest, and what is still held goes out in order when the reply comes.
+@Suite struct ARPHoldQueueTests {
+    @Test func anUnresolvedHopNeverRefusesAndHoldsItsThreeNewestPackets() throws {
+        var interface = makeInterface()
+        let silent = IPv4Address(10, 0, 2, 77)
+        for sequence in 1 ... 5 {
+            let accepted = interface.ping(silent, identifier: 9, sequenceNumber: UInt16(sequence), now: UInt64(sequence))
+            #expect(accepted)
+        }
+        #expect(interface.statistics.heldDropped == 2)
+        interface.device.sent.removeAll()
+        let mac = MACAddress(0x52, 0x54, 0, 0, 0, 0x77)
+        interface.device.incoming.append(arpFrame(.reply, from: mac, ip: silent, to: interface.macAddress,
+                                                  targetIP: IPv4Address(10, 0, 2, 15), ethernetDestination: interface.macAddress))
+        interface.poll(now: 100)
+        let sequences = try interface.device.sent.map { sent in
+            try sent.withUnsafeBytes { raw -> UInt16 in
+                let ip = try IPv4Packet(checking: EthernetFrame(checking: raw).payload)
+                guard case .echoRequest(_, let sequence) = try ICMPv4Repr(parsing: ICMPv4Packet(checking: ip.payload)) else { return 0 }
+                return sequence
+            }
+        }
+        #expect(sequences == [3, 4, 5])
+    }
+
+    @Test func manySilentHopsHoldSixteenPacketsInAll() {
+        var interface = makeInterface()
+        for host in 100 ..< 120 {
+            let accepted = interface.ping(IPv4Address(10, 0, 2, UInt8(host)), identifier: 1, sequenceNumber: 1, now: 1)
+            #expect(accepted)
+        }
+        #expect(interface.statistics.heldDropped == 4)
+    }
+}

@@ -7,8 +7,9 @@
 // TCP segments go to the `tcp` closure given to `poll` (the transport lives in its own library, so
 // an image without TCP carries none of it; without a closure they are counted as unhandled). Sending picks the
 // next hop (the destination itself on our subnet, else the gateway), resolves it through the ARP cache
-// — sending a request and holding one packet per destination until the reply comes, retrying every
-// second and giving up after three requests (RFC 1122 section 2.3.2.2: keep at least one packet) —
+// — sending a request and holding up to three packets per destination (16 in all, the oldest dropped)
+// until the reply comes, retrying every second and giving up after three requests (RFC 1122 section
+// 2.3.2.2: keep at least one packet) —
 // and frames the packet. Fragments are refused (counted, dropped): reassembly is not implemented.
 // Received frames are handled in the device's buffers (pulled with `takeReceived`); a packet to send
 // is built in place in the one transmit scratch frame, which the device copies into its own buffer.
@@ -48,6 +49,8 @@ public struct InterfaceStatistics: Equatable {
     /// Dropped for an impossible source (RFC 1812 5.3.7): our own address (LAND), 0.0.0.0, broadcast,
     /// multicast, loopback or class E, or a multicast Ethernet source.
     public var martians = 0
+    /// Packets waiting for ARP that were dropped to keep the hold queue bounded.
+    public var heldDropped = 0
     public init() {}
 }
 
@@ -76,6 +79,9 @@ public struct Interface<Device: NetDevice> {
     var scratch: [UInt8]
     /// IPv4 packets (header included) waiting for their next hop's MAC, keyed by that hop.
     var held: [(hop: IPv4Address, packet: [UInt8])] = []
+    /// Packets held for one unresolved hop, and for all of them.
+    static var heldPerHop: Int { 3 }
+    static var heldTotal: Int { 16 }
     var udpBindings: [UDPBinding] = []
 
     public init(device: Device, configuration: InterfaceConfiguration) {
@@ -233,8 +239,9 @@ public struct Interface<Device: NetDevice> {
     }
 
     /// Builds an IPv4 packet whose payload `fill` writes (given exactly `payloadLength` bytes) and sends
-    /// it to the next hop, resolving its MAC first if needed (the packet is then held). False when the
-    /// packet cannot go: too large, no route, or a packet already held for that hop.
+    /// it to the next hop, resolving its MAC first if needed (the packet is then held, at most
+    /// `heldPerHop` per hop and `heldTotal` in all, the oldest dropped). False when the packet cannot
+    /// go: too large, no route, or the device refused the frame.
     public mutating func sendIPv4(to destination: IPv4Address, protocol: IPProtocol, payloadLength: Int, now: UInt64,
                                   _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
         guard IPv4Repr.headerLength + payloadLength <= min(device.mtu, 1500) else { return false }
@@ -261,7 +268,18 @@ public struct Interface<Device: NetDevice> {
             fill(UnsafeMutableRawBufferPointer(rebasing: bytes[IPv4Repr.headerLength...]))
             header.emit(into: bytes)
         }
-        guard !held.contains(where: { $0.hop == hop }) else { return false }
+        // Bounded, oldest dropped first (as Linux's neighbour queue): a hop that never answers ARP
+        // costs at most `heldPerHop` packets, all hops together `heldTotal`, and the caller is never
+        // refused — a refused TCP segment would be retried at once, spinning the network thread and
+        // holding up every other connection until ARP gave up (the hardening issue's item 2).
+        if held.count(where: { $0.hop == hop }) >= Self.heldPerHop, let oldest = held.firstIndex(where: { $0.hop == hop }) {
+            held.remove(at: oldest)
+            statistics.heldDropped += 1
+        }
+        if held.count >= Self.heldTotal {
+            held.removeFirst()
+            statistics.heldDropped += 1
+        }
         held.append((hop, packet))
         if arp.startResolving(hop, now: now) { sendARPRequest(for: hop) }
         return true

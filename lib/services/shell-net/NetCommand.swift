@@ -61,6 +61,7 @@ enum NetCommand<I: NetworkedImage> {
         counter(&out, "arp: requests answered ", ip.arpRequestsAnswered)
         counter(&out, ", sent ", ip.arpRequestsSent)
         counter(&out, ", failures ", ip.arpFailures)
+        counter(&out, ", held packets dropped ", ip.heldDropped)
         out.line()
         counter(&out, "icmp: echo requests answered ", ip.echoRequestsAnswered)
         counter(&out, ", echo replies received ", ip.echoRepliesReceived)
