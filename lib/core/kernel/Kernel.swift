@@ -136,6 +136,20 @@ public enum Kernel<I: Image> {
         }
     }
 
+    /// One 4 KiB page straight from the page allocator, for owners that can do without (ramfs file
+    /// pages): no heap region per growth, nil while only the reserve is left.
+    public static func tryAllocatePage() -> UnsafeMutableRawPointer? {
+        CPU.withInterruptsDisabled {
+            guard availableMemory >= 4096, let base = physicalPages.allocate(pages: 1) else { return nil }
+            return UnsafeMutableRawPointer(bitPattern: base)
+        }
+    }
+
+    /// Returns a page from `tryAllocatePage`.
+    public static func freePage(_ page: UnsafeMutableRawPointer) {
+        CPU.withInterruptsDisabled { physicalPages.free(UInt(bitPattern: page), pages: 1) }
+    }
+
     public static func free(_ pointer: UnsafeMutableRawPointer?) {
         CPU.withInterruptsDisabled { I.withHeap { $0.free(pointer) } }
     }

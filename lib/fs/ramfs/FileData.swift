@@ -83,7 +83,12 @@ struct FileData {
                 allocatedPages -= fresh.count
                 throw .noMemory
             }
-            page.initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSize)
+            // Zero only what this write will not cover (a page written whole is not zeroed first).
+            let pageStart = index * Self.pageSize
+            let head = max(0, min(Self.pageSize, offset - pageStart))
+            let tail = max(0, min(Self.pageSize, offset + bytes.count - pageStart))
+            if head > 0 { page.initializeMemory(as: UInt8.self, repeating: 0, count: head) }
+            if tail < Self.pageSize { (page + tail).initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSize - tail) }
             pages[index] = page
             fresh.append(index)
             allocatedPages += 1
