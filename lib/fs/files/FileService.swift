@@ -47,7 +47,7 @@ public enum Files {
     }
 
     /// Called once by the kernel (the image's `initializeFiles` hook) with the lock the VFS takes and
-    /// the kernel's fallible allocator for file pages (a full heap is ENOMEM, not a panic).
+    /// the kernel's fallible page allocation for file pages (memory running out is ENOMEM, not a panic).
     public static func start(lock: VFSLock, availableMemory: () -> Int, allocatePage: @escaping () -> UnsafeMutableRawPointer?,
                              releasePage: @escaping (UnsafeMutableRawPointer) -> Void, system: SystemSources) {
         var requested: Int? = nil

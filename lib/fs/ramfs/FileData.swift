@@ -3,7 +3,7 @@
 // A page is allocated only when a write touches it, so holes (a seek past the end, a truncate that
 // grows the file) read as zeros and cost nothing, as on tmpfs; `st_blocks` counts allocated pages (8
 // blocks of 512 bytes each). Pages come from the file system's page source: in an image the kernel's
-// fallible allocator, so a full heap is ENOMEM for the writer instead of a panic for the image. A
+// fallible page allocation, so running out of memory is ENOMEM for the writer, not a panic for the image. A
 // write first counts the pages it needs, charges them against the limit (ENOSPC), then allocates; if
 // an allocation fails it releases what it took and changes nothing. Pages are never moved, so a large
 // file never needs a second copy of itself (an array that doubles would).
