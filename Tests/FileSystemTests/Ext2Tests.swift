@@ -8,14 +8,28 @@ import Foundation
 import Testing
 import VFS
 
-/// A disk image file on the host.
+/// A disk image held in memory (read from and saved to a file on the host); counts flushes.
 final class FileDisk: Ext2Disk {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    var bytes: [UInt8]
+    let writable: Bool
+    var flushes = 0
+    init(_ bytes: [UInt8], writable: Bool = false) {
+        self.bytes = bytes
+        self.writable = writable
+    }
     var byteCount: UInt64 { UInt64(bytes.count) }
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard offset <= UInt64(bytes.count), UInt64(buffer.count) <= UInt64(bytes.count) - offset else { return false }
         bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: buffer.count) }
+        return true
+    }
+    func write(at offset: UInt64, from source: UnsafeRawBufferPointer) -> Bool {
+        guard writable, offset <= UInt64(bytes.count), UInt64(source.count) <= UInt64(bytes.count) - offset else { return false }
+        bytes.withUnsafeMutableBytes { ($0.baseAddress! + Int(offset)).copyMemory(from: source.baseAddress!, byteCount: source.count) }
+        return true
+    }
+    func flush() -> Bool {
+        flushes += 1
         return true
     }
 }

@@ -127,13 +127,15 @@ final class HostSandbox {
     }
 }
 
-/// Runs operations on a VFS over ramfs, inside /sandbox.
+/// Runs operations on a VFS over ramfs (or the file system given), inside /sandbox.
 final class VFSSandbox {
-    let fileSystem = VirtualFileSystem(root: RamFileSystem())
+    let fileSystem: VirtualFileSystem
     let directory: Int32
 
-    init() {
-        try! fileSystem.makeDirectory("/sandbox", permissions: 0o755)
+    /// `existing`: the root already holds /sandbox (a disk written before).
+    init(_ root: any FileSystem = RamFileSystem(), existing: Bool = false) {
+        fileSystem = VirtualFileSystem(root: root)
+        if !existing { try! fileSystem.makeDirectory("/sandbox", permissions: 0o755) }
         directory = try! fileSystem.open("/sandbox", [.directory])
     }
 

@@ -1,29 +1,43 @@
-// Ext2FileSystem: an ext2 disk as a read-only `FileSystem`.
+// Ext2FileSystem: an ext2 disk as a `FileSystem`, read-only or read-write.
 //
 // `mount` reads and checks the superblock (magic, revision, block size, per-group counts against one
 // bitmap block, the blocks against the disk's size, incompatible features — only FILETYPE is
 // understood, so an ext3/ext4 disk with a journal or extents is refused with a clear message) and the
-// group descriptors (every inode table inside the file system). Node numbers are inode numbers; the
-// root is inode 2. An inode's data is found through its 12 direct, one indirect, one double and one
-// triple indirect pointer; a zero pointer is a hole and reads as zeros. Every pointer is checked
-// against the block count before it is followed, directory records against their block (rec_len at
-// least 8 + name_len, 4-aligned, inside the block, name without '/' or NUL, inode in range), link
-// targets against 4095 bytes — a corrupt disk gives EUCLEAN ("Structure needs cleaning", as Linux's
-// EFSCORRUPTED) for the operation that met it, never a crash or a read outside the disk.
+// group descriptors (every bitmap and inode table inside the file system). Node numbers are inode
+// numbers; the root is inode 2. An inode's data is found through its 12 direct, one indirect, one
+// double and one triple indirect pointer; a zero pointer is a hole and reads as zeros. Every pointer is
+// checked against the block count before it is followed, directory records against their block
+// (rec_len at least 8 + name_len, 4-aligned, inside the block, name without '/' or NUL, inode in
+// range), link targets against 4095 bytes — a corrupt disk gives EUCLEAN ("Structure needs cleaning",
+// as Linux's EFSCORRUPTED) for the operation that met it, never a crash or a read outside the disk.
 //
-// Read-only for now: `isReadOnly` is true, so the VFS refuses every change with EROFS before it gets
-// here. Directory cookies are a record's byte offset + 3 (1 and 2 are . and ..), stable as long as the
-// directory does not change.
+// Writing (Ext2Allocation.swift, Ext2Data.swift, Ext2Directories.swift) is allowed only on a disk that
+// was cleanly unmounted (s_state VALID, no ERROR bit) and whose read-only-compatible features this
+// writer keeps correct; otherwise `init(writable: true)` refuses with the reason and the caller can
+// mount read-only. A writable mount clears VALID on the disk at once (so a VM killed before `unmounted`
+// leaves a disk that e2fsck checks in full) and sets it again, with the free counts, when unmounted.
+// Directory cookies are a record's byte offset + 3 (1 and 2 are . and ..); records never move (a
+// removed record merges into the one before it, a new one splits free space after a live one), so a
+// cookie stays valid while the directory changes.
 
 import VFS
 
 public final class Ext2FileSystem: FileSystem {
     public let typeName: StaticString = "ext2"
     public let rootNode: NodeID = 2
-    public let isReadOnly = true
+    public let isReadOnly: Bool
     let disk: any Ext2Disk
-    let superblock: Superblock
+    var superblock: Superblock
+    /// The group descriptor table as on disk (32 bytes a group); changes are written through.
+    var descriptors: [UInt8] = []
     var inodeTables: [UInt32] = []
+    var freeBlocks: UInt32
+    var freeInodes: UInt32
+    /// Seconds since the epoch, for inode times.
+    let clock: () -> UInt32
+    /// Inodes with no name left that open files still use: freed when released (the orphan list).
+    var openCounts: [NodeID: Int] = [:]
+    var orphans: Set<NodeID> = []
 
     public var usage: FileSystemUsage {
         var usage = FileSystemUsage()
@@ -31,20 +45,25 @@ public final class Ext2FileSystem: FileSystem {
         usage.totalBytes = Int64(superblock.blocksCount) * Int64(superblock.blockSize)
         usage.totalNodes = Int64(superblock.inodesCount)
         // The superblock's free counts (as statfs reports them), clamped when a corrupt disk overstates them.
-        usage.usedBytes = Int64(superblock.blocksCount - min(superblock.freeBlocks, superblock.blocksCount)) * Int64(superblock.blockSize)
-        usage.usedNodes = Int64(superblock.inodesCount - min(superblock.freeInodes, superblock.inodesCount))
+        usage.usedBytes = Int64(superblock.blocksCount - min(freeBlocks, superblock.blocksCount)) * Int64(superblock.blockSize)
+        usage.usedNodes = Int64(superblock.inodesCount - min(freeInodes, superblock.inodesCount))
         return usage
     }
 
     public var blockSize: Int { superblock.blockSize }
 
-    public init(disk: any Ext2Disk) throws(Ext2MountError) {
+    /// Mounts the ext2 on `disk`; `writable` also checks that it may be written and marks it in use.
+    public init(disk: any Ext2Disk, writable: Bool = false, clock: @escaping () -> UInt32 = { 0 }) throws(Ext2MountError) {
         self.disk = disk
+        self.clock = clock
+        isReadOnly = !writable
         var bytes = [UInt8](repeating: 0, count: 1024)
         guard bytes.withUnsafeMutableBytes({ disk.read(at: 1024, into: $0) }) else {
             throw Ext2MountError(message: "cannot read the superblock (the disk is smaller than 2 KiB or failed)")
         }
         superblock = try Superblock(bytes, diskBytes: disk.byteCount)
+        freeBlocks = superblock.freeBlocks
+        freeInodes = superblock.freeInodes
         let groups = superblock.groupCount
         var table = [UInt8](repeating: 0, count: groups * 32)
         let descriptorOffset = UInt64(superblock.firstDataBlock + 1) * UInt64(superblock.blockSize)
@@ -58,8 +77,15 @@ public final class Ext2FileSystem: FileSystem {
                   tableBlocks <= superblock.blocksCount - start else {
                 throw Ext2MountError(message: "group \(group)'s inode table (block \(start)) is outside the file system")
             }
+            for bitmap in [table.u32(group * 32), table.u32(group * 32 + 4)] {
+                guard bitmap >= superblock.firstDataBlock, bitmap < superblock.blocksCount else {
+                    throw Ext2MountError(message: "group \(group)'s bitmap (block \(bitmap)) is outside the file system")
+                }
+            }
             inodeTables.append(start)
         }
+        descriptors = table
+        if writable { try beginWriting(superblockBytes: bytes) }
     }
 
     // MARK: Reading the disk
@@ -72,7 +98,8 @@ public final class Ext2FileSystem: FileSystem {
         return bytes
     }
 
-    func inode(_ node: NodeID) throws(FileError) -> Inode {
+    /// Inode `node`; ENOENT for one that is free (no links) unless `unlinked` allows it.
+    func inode(_ node: NodeID, unlinked: Bool = false) throws(FileError) -> Inode {
         guard node >= 1, node <= UInt64(superblock.inodesCount) else { throw .noEntry }
         let index = UInt32(node - 1)
         let group = Int(index / superblock.inodesPerGroup)
@@ -83,8 +110,15 @@ public final class Ext2FileSystem: FileSystem {
         let ok = bytes.withUnsafeMutableBytes { disk.read(at: offset, into: $0) }
         guard ok else { throw .io }
         let inode = Inode(bytes)
-        guard inode.links > 0 || node == rootNode, FileType(mode: inode.mode) != nil else { throw .noEntry }
+        guard inode.links > 0 || unlinked || node == rootNode || orphans.contains(node), FileType(mode: inode.mode) != nil else { throw .noEntry }
         return inode
+    }
+
+    /// Where inode `node` lives on the disk.
+    func inodeOffset(_ node: NodeID) -> UInt64 {
+        let index = UInt32(node - 1)
+        return UInt64(inodeTables[Int(index / superblock.inodesPerGroup)]) * UInt64(superblock.blockSize)
+            + UInt64(index % superblock.inodesPerGroup) * UInt64(superblock.inodeSize)
     }
 
     /// The disk block holding logical block `logical` of `inode`, or 0 for a hole.
@@ -203,26 +237,11 @@ public final class Ext2FileSystem: FileSystem {
         return status
     }
 
-    public func create(_ directory: NodeID, _ name: [UInt8], type: FileType, permissions: UInt32,
-                       userID: UInt32, groupID: UInt32) throws(FileError) -> NodeID { throw .readOnly }
-    public func createSymbolicLink(_ directory: NodeID, _ name: [UInt8], target: [UInt8]) throws(FileError) -> NodeID { throw .readOnly }
-    public func link(_ node: NodeID, into directory: NodeID, as name: [UInt8]) throws(FileError) { throw .readOnly }
-    public func unlink(_ directory: NodeID, _ name: [UInt8]) throws(FileError) { throw .readOnly }
-    public func removeDirectory(_ directory: NodeID, _ name: [UInt8]) throws(FileError) { throw .readOnly }
-    public func rename(_ directory: NodeID, _ name: [UInt8], to newDirectory: NodeID, _ newName: [UInt8]) throws(FileError) {
-        throw .readOnly
-    }
-    public func write(_ node: NodeID, at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(FileError) -> Int { throw .readOnly }
-    public func truncate(_ node: NodeID, to size: Int64) throws(FileError) { throw .readOnly }
-    public func setAttributes(_ node: NodeID, permissions: UInt32?, userID: UInt32?, groupID: UInt32?,
-                              accessTime: TimeSpec?, modificationTime: TimeSpec?) throws(FileError) { throw .readOnly }
-
     public func readSymbolicLink(_ node: NodeID) throws(FileError) -> [UInt8] {
         let inode = try self.inode(node)
         guard FileType(mode: inode.mode) == .symbolicLink else { throw .invalid }
         guard inode.size > 0, inode.size <= 4095 else { throw .corrupted }
-        let extendedAttributeSectors = inode.fileACL != 0 ? UInt32(superblock.blockSize / 512) : 0
-        if inode.sectors == extendedAttributeSectors {
+        if isFastLink(inode) {
             // A fast link: the target lives in the block pointers' 60 bytes.
             guard inode.size <= 60 else { throw .corrupted }
             return Array(inode.rawBlockBytes[0 ..< Int(inode.size)])

@@ -11,11 +11,21 @@
 
 import VFS
 
-/// Where ext2 reads its bytes: a disk image file on the host, a block cache over a device in a guest.
+/// Where ext2 reads and writes its bytes: a disk image file on the host, a block cache over a device in a
+/// guest. A disk that cannot be written keeps the defaults (writes fail, flush succeeds).
 public protocol Ext2Disk: AnyObject {
     var byteCount: UInt64 { get }
     /// Fills `buffer` from `offset`; false when the range is past the end or the device failed.
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool
+    /// Stores `bytes` at `offset`; false when the range is past the end or the device failed.
+    func write(at offset: UInt64, from bytes: UnsafeRawBufferPointer) -> Bool
+    /// Makes every write so far durable (the block cache's write-back and the device's FLUSH).
+    func flush() -> Bool
+}
+
+extension Ext2Disk {
+    public func write(at offset: UInt64, from bytes: UnsafeRawBufferPointer) -> Bool { false }
+    public func flush() -> Bool { true }
 }
 
 public struct Ext2MountError: Error, Equatable {
@@ -25,6 +35,14 @@ public struct Ext2MountError: Error, Equatable {
 extension Array where Element == UInt8 {
     func u16(_ offset: Int) -> UInt32 { UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 }
     func u32(_ offset: Int) -> UInt32 { u16(offset) | u16(offset + 2) << 16 }
+    mutating func put16(_ offset: Int, _ value: UInt32) {
+        self[offset] = UInt8(truncatingIfNeeded: value)
+        self[offset + 1] = UInt8(truncatingIfNeeded: value >> 8)
+    }
+    mutating func put32(_ offset: Int, _ value: UInt32) {
+        put16(offset, value)
+        put16(offset + 2, value >> 16)
+    }
 }
 
 struct Superblock {
@@ -43,7 +61,17 @@ struct Superblock {
     let firstInode: UInt32
     let inodeSize: Int
     let incompatible: UInt32
-    let readOnlyCompatible: UInt32
+    var readOnlyCompatible: UInt32
+    /// EXT2_VALID_FS (1): cleanly unmounted; EXT2_ERROR_FS (2): errors were detected.
+    let state: UInt32
+    /// s_wtime: when the disk was last written (by mke2fs, e2fsck or a mount).
+    let writeTime: UInt32
+
+    /// Read-only-compatible features a writer keeps correct: SPARSE_SUPER (backups only in groups 0, 1
+    /// and powers of 3, 5, 7 — the bitmaps already mark them), LARGE_FILE (set when a file passes 2 GiB),
+    /// BTREE_DIR (never used).
+    static let writableReadOnlyCompatible: UInt32 = 0x0007
+    static let largeFile: UInt32 = 0x0002
 
     init(_ bytes: [UInt8], diskBytes: UInt64) throws(Ext2MountError) {
         guard bytes.count >= 1024, bytes.u16(56) == Self.magic else {
@@ -60,6 +88,8 @@ struct Superblock {
         blocksPerGroup = bytes.u32(32)
         inodesPerGroup = bytes.u32(40)
         revision = bytes.u32(76)
+        state = bytes.u16(58)
+        writeTime = bytes.u32(48)
         if revision == 0 {
             firstInode = 11
             inodeSize = 128
@@ -109,10 +139,31 @@ struct Inode {
     var links: UInt32
     var sectors: UInt32
     var fileACL: UInt32
+    var flags: UInt32
+    var deletionTime: UInt32
     var blocks: [UInt32]                                // the 15 pointers
     var rawBlockBytes: [UInt8]                          // the same 60 bytes (a fast link's target)
+    /// The first 128 bytes as read, so that `encoded` keeps the fields this file system does not use.
+    var raw: [UInt8]
+
+    /// EXT2_INDEX_FL: the directory has an htree index, which a writer that does not keep it must clear.
+    static let indexFlag: UInt32 = 0x1000
+
+    /// A new, empty inode of `mode`.
+    init(mode: UInt32, userID: UInt32, groupID: UInt32, now: UInt32) {
+        self.init([UInt8](repeating: 0, count: 128))
+        self.mode = mode
+        self.userID = userID
+        self.groupID = groupID
+        accessTime = now
+        changeTime = now
+        modificationTime = now
+    }
 
     init(_ bytes: [UInt8]) {
+        raw = Array(bytes[0 ..< 128])
+        flags = bytes.u32(32)
+        deletionTime = bytes.u32(20)
         mode = bytes.u16(0)
         userID = bytes.u16(2) | bytes.u16(120) << 16
         groupID = bytes.u16(24) | bytes.u16(122) << 16
@@ -126,5 +177,32 @@ struct Inode {
         fileACL = bytes.u32(104)
         blocks = (0 ..< 15).map { bytes.u32(40 + 4 * $0) }
         rawBlockBytes = Array(bytes[40 ..< 100])
+    }
+
+    /// The 128 bytes of the inode; a fast symbolic link's target (`rawBlockBytes`) takes the place of
+    /// the block pointers.
+    func encoded(fastLink: Bool = false) -> [UInt8] {
+        var bytes = raw
+        bytes.put16(0, mode)
+        bytes.put16(2, userID & 0xFFFF)
+        bytes.put16(120, userID >> 16)
+        bytes.put16(24, groupID & 0xFFFF)
+        bytes.put16(122, groupID >> 16)
+        bytes.put32(4, UInt32(truncatingIfNeeded: size))
+        bytes.put32(108, FileType(mode: mode) == .regular ? UInt32(truncatingIfNeeded: size >> 32) : bytes.u32(108))
+        bytes.put32(8, accessTime)
+        bytes.put32(12, changeTime)
+        bytes.put32(16, modificationTime)
+        bytes.put32(20, deletionTime)
+        bytes.put16(26, links)
+        bytes.put32(28, sectors)
+        bytes.put32(32, flags)
+        bytes.put32(104, fileACL)
+        if fastLink {
+            for index in 0 ..< 60 { bytes[40 + index] = rawBlockBytes[index] }
+        } else {
+            for index in 0 ..< 15 { bytes.put32(40 + 4 * index, blocks[index]) }
+        }
+        return bytes
     }
 }

@@ -154,11 +154,15 @@ public protocol FileSystem: AnyObject {
     func released(_ node: NodeID)
     /// An open file refers to the node.
     func retained(_ node: NodeID)
+    /// The file system is leaving the tree (unmount, or the guest shutting down): make it durable and
+    /// consistent on its medium (ext2 writes its counts and marks itself cleanly unmounted).
+    func unmounted()
 }
 
 extension FileSystem {
     public func retained(_ node: NodeID) {}
     public func released(_ node: NodeID) {}
+    public func unmounted() {}
     public func sync(_ node: NodeID) throws(FileError) {}
     public func setDevice(_ node: NodeID, _ device: UInt64) throws(FileError) { throw .notPermitted }
 }

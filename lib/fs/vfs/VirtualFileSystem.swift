@@ -100,9 +100,19 @@ public final class VirtualFileSystem {
             if descriptors.contains(where: { $0?.file.location.mount == location.mount }) { throw .busy }
             if mountedOn.keys.contains(where: { $0.mount == location.mount }) { throw .busy }
             if workingDirectory.mount == location.mount { throw .busy }
+            let fileSystem = mounts[location.mount]?.fileSystem
             mountedOn[covered] = nil
             mounts[location.mount] = nil
+            fileSystem?.unmounted()
         }
+    }
+
+    /// The guest is stopping: every file system, the most recent mount first, makes itself durable and
+    /// consistent (`unmounted`). The tree stays usable, but nothing written after this is promised.
+    public func shutdown() {
+        lockObject?.lock()
+        defer { lockObject?.unlock() }
+        for mount in mounts.reversed() { mount?.fileSystem.unmounted() }
     }
 
     /// Every mount: where, what type, read-only or not, and its usage (for /proc/mounts and `df`).
