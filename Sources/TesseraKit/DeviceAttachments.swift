@@ -14,6 +14,10 @@ public struct DeviceAttachments: Sendable {
     public var net: (device: String, tap: String)?
     /// The block device's name and the host file, when attached.
     public var block: (device: String, file: String)?
+    /// `--disk FILE:/PATH`: where the guest mounts the disk (the `disk.mount` parameter).
+    public var blockMountPoint: String?
+    /// `--disk FILE:ro`: the disk is attached read-only (QEMU refuses writes; the guest mounts it read-only).
+    public var blockReadOnly = false
 
     /// The devices an image declares: the manifest's, else those its bound slots imply.
     public static func declared(by resolved: ResolvedImage) -> [DeviceDeclaration] {
@@ -66,10 +70,34 @@ public struct DeviceAttachments: Sendable {
         }
         for value in disk {
             let (name, rest) = split(value, declared: declared)
-            guard !rest.isEmpty else { throw AttachmentError("--disk '\(value)': use FILE or DEVICE=FILE") }
+            // FILE, then optionally :/MOUNT-POINT and :ro (a file name holding ':' is taken whole unless
+            // what follows the colon is one of those).
+            var parts = rest.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            var mountPoint: String? = nil
+            var readOnly = false
+            while parts.count > 1 {
+                let last = parts[parts.count - 1]
+                if last == "ro" && !readOnly && mountPoint == nil {
+                    readOnly = true
+                } else if last.hasPrefix("/") && mountPoint == nil {
+                    mountPoint = last
+                } else {
+                    break
+                }
+                parts.removeLast()
+            }
+            let file = parts.joined(separator: ":")
+            guard !file.isEmpty else { throw AttachmentError("--disk '\(value)': use FILE, DEVICE=FILE, FILE:/MOUNT-POINT or FILE:/MOUNT-POINT:ro") }
+            if let mountPoint {
+                guard Manifest.parameterProblem(name: "disk.mount", value: mountPoint) == nil else {
+                    throw AttachmentError("--disk '\(value)': the mount point '\(mountPoint)' cannot hold spaces or quotes")
+                }
+            }
             let target = try device(.block, named: name, option: "--disk '\(value)'")
             guard result.block == nil else { throw AttachmentError("--disk '\(value)': the block device '\(target)' is already attached") }
-            result.block = (target, rest)
+            result.block = (target, file)
+            result.blockMountPoint = mountPoint
+            result.blockReadOnly = readOnly
         }
         for declaration in declared {
             switch declaration.kind {
@@ -81,6 +109,14 @@ public struct DeviceAttachments: Sendable {
             }
         }
         return result
+    }
+
+    /// The kernel parameters that tell ext2-mount where and how to mount the attached disk.
+    public var blockParameters: [String] {
+        var parameters: [String] = []
+        if let blockMountPoint { parameters.append("disk.mount=" + blockMountPoint) }
+        if blockReadOnly { parameters.append("disk.readonly=1") }
+        return parameters
     }
 
     /// "NAME=rest" when NAME is a declared device's name, else (nil, value): a file path may hold '='.

@@ -81,6 +81,8 @@ public struct RunOptions {
     public var extraQEMUArguments: [String] = []
     /// A raw disk image attached as the virtio-blk device (`--disk`), or nil.
     public var diskFile: String? = nil
+    /// `--disk FILE:ro`: QEMU refuses the guest's writes (virtio-blk offers VIRTIO_BLK_F_RO).
+    public var diskReadOnly = false
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
     /// Called with QEMU's process ID once it runs (tests stop a serving image with SIGTERM).
@@ -186,7 +188,7 @@ public enum QEMURunner {
         }
         if let disk = options.diskFile {
             // Raw, writeback cache: the guest's flush (virtio-blk FLUSH) is what makes data durable.
-            arguments += ["-drive", "file=\(disk),if=none,id=disk0,format=raw,cache=writeback"]
+            arguments += ["-drive", "file=\(disk),if=none,id=disk0,format=raw,cache=writeback" + (options.diskReadOnly ? ",readonly=on" : "")]
             if options.machine == .microvm {
                 arguments += ["-device", "virtio-blk-device,drive=disk0", "-global", "virtio-mmio.force-legacy=false"]
             } else {

@@ -115,7 +115,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "qemu-microvm, qemu-pc, qemu-q35 or kvm (Tessera's own KVM monitor; default: the manifest's platform).")
     var platform: String?
 
-    @Option(name: .long, help: "Attach FILE (a raw disk image) as the guest's block device: FILE or DEVICE=FILE, DEVICE as the manifest's `devices:` names it (virtio-blk on QEMU, the monitor's block device on kvm; 512-byte sectors).")
+    @Option(name: .long, help: "Attach FILE (a raw disk image) as the guest's block device: [DEVICE=]FILE[:/MOUNT-POINT][:ro], DEVICE as the manifest's `devices:` names it (virtio-blk on QEMU, the monitor's block device on kvm; 512-byte sectors). With ext2-mount the guest mounts it there (default /mnt), read-write unless :ro.")
     var disk: [String] = []
 
     @Option(name: .shortAndLong, help: "Guest memory, e.g. 2M, 512K, 1G (default: the manifest's memory).")
@@ -190,13 +190,14 @@ struct Run: ParsableCommand {
                 }
                 runOptions.tapDevice = name
             }
-            runOptions.kernelParameters = try kernelParameters(manifest)
+            runOptions.kernelParameters = try kernelParameters(manifest) + attachments.blockParameters
             runOptions.extraQEMUArguments = qemuArg
             if let (_, file) = attachments.block {
                 guard FileManager.default.isReadableFile(atPath: file) else {
                     throw ValidationError("--disk: cannot read '\(file)'")
                 }
                 runOptions.diskFile = URL(fileURLWithPath: file).standardizedFileURL.path
+                runOptions.diskReadOnly = attachments.blockReadOnly
             }
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))
@@ -261,7 +262,7 @@ extension Run {
         }
         if let (device, tap) = attachments.net { monitorArguments += ["--net", "\(device)=tap:\(tap)"] }
         if let (device, file) = attachments.block { monitorArguments += ["--block", "\(device)=\(file)"] }
-        for parameter in parameters { monitorArguments += ["-e", parameter] }
+        for parameter in parameters + attachments.blockParameters { monitorArguments += ["-e", parameter] }
         monitorArguments += [product.image.path, "--"] + (arguments.isEmpty ? manifest.arguments : arguments)
         return try MonitorRunner.run(arguments: monitorArguments, debugImage: product.debugImage)
     }

@@ -24,7 +24,9 @@ struct CLIResult {
     var stderr: String
 }
 
-func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal: Int32 = SIGINT,
+/// `signalChildren`: the signal goes to the CLI's children (the VM) instead of the CLI — `SIGKILL` there
+/// is a VM killed mid-write.
+func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal: Int32 = SIGINT, signalChildren: Bool = false,
              environment: [String: String]? = nil, executable: URL = tesseraExecutable) throws -> CLIResult {
     let process = Process()
     process.executableURL = executable
@@ -44,7 +46,11 @@ func tessera(_ arguments: [String], interruptAfter marker: String? = nil, signal
             if chunk.isEmpty { break }
             stdout.append(chunk)
         }
-        kill(process.processIdentifier, signal)
+        if signalChildren {
+            _ = try? runHostTool(["pkill", "-\(signal)", "-P", String(process.processIdentifier)])
+        } else {
+            kill(process.processIdentifier, signal)
+        }
     }
     stdout.append(out.fileHandleForReading.readDataToEndOfFile())
     let stderr = err.fileHandleForReading.readDataToEndOfFile()

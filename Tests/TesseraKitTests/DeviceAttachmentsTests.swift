@@ -51,6 +51,19 @@ import TesseraKit
         #expect(unnamed.block?.file == "disk.img", "a path with no declared name before '=' stays a path")
     }
 
+    @Test func aDiskCarriesItsMountPointAndReadOnlyFlag() throws {
+        let mounted = try resolve([Self.data], disk: ["data=/tmp/x.img:/srv/data:ro"]).get()
+        #expect(mounted.block?.file == "/tmp/x.img" && mounted.blockMountPoint == "/srv/data" && mounted.blockReadOnly)
+        #expect(mounted.blockParameters == ["disk.mount=/srv/data", "disk.readonly=1"])
+        let plain = try resolve([Self.data], disk: ["x.img"]).get()
+        #expect(plain.blockMountPoint == nil && !plain.blockReadOnly && plain.blockParameters.isEmpty)
+        let readOnly = try resolve([Self.data], disk: ["x.img:ro"]).get()
+        #expect(readOnly.block?.file == "x.img" && readOnly.blockReadOnly && readOnly.blockMountPoint == nil)
+        let colon = try resolve([Self.data], disk: ["odd:name.img:/mnt"]).get()
+        #expect(colon.block?.file == "odd:name.img" && colon.blockMountPoint == "/mnt", "only a trailing /PATH or ro is taken off")
+        #expect(message(resolve([Self.data], disk: [":/mnt"])) == "--disk ':/mnt': use FILE, DEVICE=FILE, FILE:/MOUNT-POINT or FILE:/MOUNT-POINT:ro")
+    }
+
     @Test func slotsImplyDevicesWhenTheManifestDeclaresNone() throws {
         let path = try fixture.app("name: x\napp: {sources: [main.swift], type: X}\n")
         #expect(try Manifest.load(path: path).devices.isEmpty)

@@ -47,6 +47,9 @@ public protocol Image {
     static func initializeFiles()
     /// Mounts volumes into the file tree (e.g. `ext2-mount`). Called after `initializeFiles`.
     static func mountVolumes()
+    /// Makes every mounted file system durable and consistent (disks written back, marked clean):
+    /// called when the guest exits normally, not after a panic or a fault (the `files` library).
+    static func finishFiles()
     /// Starts the shell on the console in its own thread (the `shell` library). Called after files.
     static func startShell()
     /// Adds a library's commands to the shell (e.g. `shell-files`); the shell calls it as it starts.
@@ -63,6 +66,7 @@ extension Image {
     public static func reportCrashContext(faultAddress: UInt64) {}
     public static func initializeFiles() {}
     public static func mountVolumes() {}
+    public static func finishFiles() {}
     public static func startShell() {}
     public static func extendShell() {}
     public static func observeConsoleOutput(_ byte: UInt8) {}

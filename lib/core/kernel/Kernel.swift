@@ -60,8 +60,15 @@ public enum Kernel<I: Image> {
         exit(code: code)
     }
 
-    /// Ends the guest with `code` (truncated to 0-255, as a process exit status is).
+    /// Ends the guest with `code` (truncated to 0-255, as a process exit status is), after the file
+    /// systems are made durable.
     public static func exit(code: Int32) -> Never {
+        I.finishFiles()
+        stop(code: code)
+    }
+
+    /// Ends the guest at once: the panic and fault paths, where the file systems' state is not trusted.
+    static func stop(code: Int32) -> Never {
         I.Platform.exit(code: UInt8(truncatingIfNeeded: code))
     }
 
@@ -177,7 +184,7 @@ public enum Kernel<I: Image> {
         Out.decimal(alignment)
         Out.newline()
         reportMemory()
-        exit(code: Panic.exitCode)
+        stop(code: Panic.exitCode)
     }
 
     /// The allocator's and the page allocator's figures, one line each.

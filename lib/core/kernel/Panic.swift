@@ -27,7 +27,7 @@ extension Kernel {
         Out.text("tessera: panic: ")
         Out.line(message)
         backtrace(fromFrame: CPU.framePointer())
-        exit(code: Panic.exitCode)
+        stop(code: Panic.exitCode)
     }
 
     /// The trap entry point, called by the wiring's `tessera_trap` for every vector.
@@ -35,7 +35,7 @@ extension Kernel {
         let frame = rawFrame.assumingMemoryBound(to: TrapFrame.self)
         if Traps.isException(frame.pointee.vector) {
             crashReport(frame.pointee)
-            exit(code: Panic.crashExitCode)
+            stop(code: Panic.crashExitCode)
         }
         I.handleInterrupt(vector: frame.pointee.vector)
     }
