@@ -70,6 +70,7 @@ let package = Package(
         hostLibrary("RamFS", "fs/ramfs", dependencies: ["VFS"]),
         hostLibrary("CPIO", "fs/cpio", dependencies: ["VFS"]),
         hostLibrary("Ext2", "fs/ext2", dependencies: ["VFS"]),
+        hostLibrary("NineP", "fs/ninep", dependencies: ["VFS"]),
         hostLibrary("BlockDeviceAPI", "drivers/blockdev-api"),
         hostLibrary("BlockCache", "drivers/block-cache", dependencies: ["BlockDeviceAPI"]),
         hostLibrary("DevFS", "fs/devfs", dependencies: ["VFS"]),
@@ -81,7 +82,7 @@ let package = Package(
             "AllocatorAPI", "AllocRegion", "AllocTLSF", "PageAllocator", "BootArguments", "ClockLogic", "NetDeviceAPI", "NetInterface", "DNSClient", "HTTP", "NetTCP", "Metrics",
             "TimerQueue", "SchedulerAPI", "SchedCooperative", "SchedPreemptive", "NetWire", "PCILogic", "RESP", "KVStore", "ShellCore",
         ]),
-        .testTarget(name: "FileSystemTests", dependencies: ["VFS", "RamFS", "CPIO", "DevFS", "ProcFS", "ShellFiles", "ShellCore", "BlockDeviceAPI", "BlockCache", "Ext2"]),
+        .testTarget(name: "FileSystemTests", dependencies: ["VFS", "RamFS", "CPIO", "DevFS", "ProcFS", "ShellFiles", "ShellCore", "BlockDeviceAPI", "BlockCache", "Ext2", "NineP"]),
         .testTarget(name: "KVMMonitorTests", dependencies: ["KVMMonitor", "HypercallABI"]),
         .testTarget(name: "ImageTests", dependencies: ["TesseraKit"], exclude: ["Apps"]),
     ]

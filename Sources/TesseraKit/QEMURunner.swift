@@ -83,6 +83,8 @@ public struct RunOptions {
     public var diskFile: String? = nil
     /// `--disk FILE:ro`: QEMU refuses the guest's writes (virtio-blk offers VIRTIO_BLK_F_RO).
     public var diskReadOnly = false
+    /// `-v HOST_DIR:GUEST_PATH[:ro]`: host folders shared over virtio-9p.
+    public var volumes: [VolumeSpec] = []
     /// Receives each console line (already symbolized); nil prints to stdout.
     public var consoleSink: ((String) -> Void)? = nil
     /// Called with QEMU's process ID once it runs (tests stop a serving image with SIGTERM).
@@ -194,6 +196,10 @@ public enum QEMURunner {
             } else {
                 arguments += ["-device", "virtio-blk-pci,drive=disk0,disable-legacy=on"]
             }
+        }
+        for volume in options.volumes {
+            arguments += volume.qemuArguments(pci: options.machine != .microvm)
+            if options.machine == .microvm { arguments += ["-global", "virtio-mmio.force-legacy=false"] }
         }
         arguments += options.extraQEMUArguments
         switch accelerator {

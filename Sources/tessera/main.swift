@@ -121,6 +121,9 @@ struct Run: ParsableCommand {
     @Option(name: .shortAndLong, help: "Guest memory, e.g. 2M, 512K, 1G (default: the manifest's memory).")
     var memory: String?
 
+    @Option(name: [.customShort("v"), .customLong("volume")], help: "Share a host folder with the guest: HOST_DIR:GUEST_PATH[:ro] (repeatable; virtio-9p on QEMU, mounted by the image's share-mount library; :ro refused writes in QEMU and in the guest).")
+    var volume: [String] = []
+
     @Option(name: .long, help: "auto, kvm or tcg.")
     var accel: String = "auto"
 
@@ -191,6 +194,17 @@ struct Run: ParsableCommand {
                 runOptions.tapDevice = name
             }
             runOptions.kernelParameters = try kernelParameters(manifest) + attachments.blockParameters
+            for (index, text) in volume.enumerated() {
+                do {
+                    runOptions.volumes.append(try VolumeSpec.parse(text, index: index, relativeTo: FileManager.default.currentDirectoryPath))
+                } catch {
+                    throw ValidationError(error.description)
+                }
+            }
+            if !volume.isEmpty && !product.resolved.libraries.contains(where: { $0.name == "share-mount" }) {
+                throw ValidationError("-v: the image does not mount shared folders; add share-mount to `use:` in tessera.yaml")
+            }
+            runOptions.kernelParameters += runOptions.volumes.map(\.kernelParameter)
             runOptions.extraQEMUArguments = qemuArg
             if let (_, file) = attachments.block {
                 guard FileManager.default.isReadableFile(atPath: file) else {
@@ -252,6 +266,9 @@ extension Run {
         var monitorArguments = ["-m", String(memoryBytes)]
         if net.contains("user") {
             throw ValidationError("--net user is QEMU's user networking; under --platform kvm the network is a tap device: --net tap:NAME")
+        }
+        guard volume.isEmpty else {
+            throw ValidationError("-v shares a folder over virtio-9p, which only QEMU provides; under --platform kvm put the files on an ext2 disk (mke2fs -t ext2 -d HOST_DIR disk.img 64M) and attach it with --disk disk.img:/PATH")
         }
         let attachments: DeviceAttachments
         do {

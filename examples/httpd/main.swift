@@ -1,4 +1,5 @@
-// httpd: a static HTTP/1.1 server over Tessera's network stack, serving the files embedded from www/.
+// httpd: a static HTTP/1.1 server over Tessera's network stack, serving the files embedded from www/,
+// or with `--root PATH` the files of a folder of the file tree (e.g. a host folder: -v ./site:/www).
 //
 // One thread serves every connection: the network stack's StreamServer polls the listener and the
 // connections, and HTTPHandler (HTTPHandler.swift) answers the requests. Connections beyond the limit
@@ -14,6 +15,7 @@
 import AllocatorAPI
 import Clock
 import EmbeddedFiles
+import Files
 import HTTP
 import Kernel
 import NetInterface
@@ -29,6 +31,7 @@ struct HTTPServer: Application {
         var idleTimeout: UInt64 = 30
         var reportSeconds: UInt64 = 0
         var port: UInt16 = 80
+        var root: String? = nil
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -40,8 +43,9 @@ struct HTTPServer: Application {
             case "--header-timeout": headerTimeout = max(UInt64(value) ?? headerTimeout, 1); index += 1
             case "--idle-timeout": idleTimeout = max(UInt64(value) ?? idleTimeout, 1); index += 1
             case "--report": reportSeconds = UInt64(value) ?? 0; index += 1
+            case "--root": root = value.hasSuffix("/") && value.count > 1 ? String(value.dropLast()) : value; index += 1
             default:
-                print("httpd: unknown argument '\(argument)' (use --quiet, --max-connections N, --port N, --header-timeout S, --idle-timeout S, --report S)")
+                print("httpd: unknown argument '\(argument)' (use --quiet, --max-connections N, --port N, --header-timeout S, --idle-timeout S, --report S, --root PATH)")
                 return 2
             }
             index += 1
@@ -66,12 +70,20 @@ struct HTTPServer: Application {
         HTTPResponseHead.writeError(.serviceUnavailable, into: &configuration.refusal)
         let server: StreamServer<TesseraImage, HTTPHandler>
         do {
-            server = try StreamServer(configuration) { client in HTTPHandler(client: client, log: log) }
+            server = try StreamServer(configuration) { client in HTTPHandler(client: client, log: log, root: root) }
         } catch {
             print("httpd: cannot listen on port \(port): \(error)")
             return 1
         }
-        print("httpd: serving \(EmbeddedFiles.count) files on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
+        if let root {
+            guard (try? Files.root.status(root))?.isDirectory == true else {
+                print("httpd: --root " + root + " is not a folder (share one with tessera run -v HOST_DIR:" + root + ")")
+                return 2
+            }
+            print("httpd: serving the files under \(root) on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
+        } else {
+            print("httpd: serving \(EmbeddedFiles.count) files on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
+        }
         var nextReport = Clock.now() + reportSeconds * 1_000_000_000
         server.run { now in
             guard reportSeconds > 0, now >= nextReport else { return }

@@ -80,15 +80,18 @@ public struct BootArguments {
     /// The value of the last kernel parameter `name=value` (what `tessera run -e name=value` passes),
     /// or nil when there is none.
     public func kernelValue(_ name: StaticString) -> String? {
-        name.withUTF8Buffer { wanted -> String? in
-            for word in kernel.reversed() {
-                let bytes = Array(word.utf8)
-                guard bytes.count > wanted.count + 1, bytes[wanted.count] == UInt8(ascii: "="),
-                      bytes[0..<wanted.count].elementsEqual(wanted) else { continue }
-                return String(decoding: bytes[(wanted.count + 1)...], as: UTF8.self)
-            }
-            return nil
+        name.withUTF8Buffer { kernelValue(named: Array($0)) }
+    }
+
+    /// The same for a name built at run time (e.g. `volume.` + a device's tag).
+    public func kernelValue(named wanted: [UInt8]) -> String? {
+        for word in kernel.reversed() {
+            let bytes = Array(word.utf8)
+            guard bytes.count > wanted.count + 1, bytes[wanted.count] == UInt8(ascii: "="),
+                  bytes[0..<wanted.count].elementsEqual(wanted) else { continue }
+            return String(decoding: bytes[(wanted.count + 1)...], as: UTF8.self)
         }
+        return nil
     }
 
     /// A size as parameters write it: "4M", "512K", "1G", "65536" → bytes (nil if malformed).

@@ -47,6 +47,8 @@ public protocol Image {
     static func initializeFiles()
     /// Mounts volumes into the file tree (e.g. `ext2-mount`). Called after `initializeFiles`.
     static func mountVolumes()
+    /// Mounts the shared host folders (`share-mount`, 9p). Called after `mountVolumes`.
+    static func mountShares()
     /// Makes every mounted file system durable and consistent (disks written back, marked clean):
     /// called when the guest exits normally, not after a panic or a fault (the `files` library).
     static func finishFiles()
@@ -66,6 +68,7 @@ extension Image {
     public static func reportCrashContext(faultAddress: UInt64) {}
     public static func initializeFiles() {}
     public static func mountVolumes() {}
+    public static func mountShares() {}
     public static func finishFiles() {}
     public static func startShell() {}
     public static func extendShell() {}

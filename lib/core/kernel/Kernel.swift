@@ -54,6 +54,7 @@ public enum Kernel<I: Image> {
         I.initializeThreads()
         I.initializeFiles()
         I.mountVolumes()
+        I.mountShares()
         I.startShell()
         if arguments.hasKernelFlag("tessera.bootstats") { reportBootTime() }
         let code = I.App.main(arguments: arguments.application)

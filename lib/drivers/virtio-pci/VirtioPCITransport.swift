@@ -60,8 +60,15 @@ public struct VirtioPCITransport: VirtioTransport {
         return id >= 0x1000 && id <= 0x103F && UInt32(function.subsystemID) == deviceID
     }
 
-    public static func find(deviceID: UInt32) -> VirtioPCITransport? {
-        guard let function = PCI.first(where: { matches($0, deviceID: deviceID) }) else { return nil }
+    public static func find(deviceID: UInt32) -> VirtioPCITransport? { find(deviceID: deviceID, index: 0) }
+
+    public static func find(deviceID: UInt32, index: Int) -> VirtioPCITransport? {
+        var seen = 0
+        guard let function = PCI.first(where: { function in
+            guard matches(function, deviceID: deviceID) else { return false }
+            seen += 1
+            return seen == index + 1
+        }) else { return nil }
         return VirtioPCITransport(function: function)
     }
 

@@ -52,7 +52,10 @@ public struct VirtioMMIO: VirtioTransport {
     }
 
     /// The first version-2 transport whose device has `deviceID` (1 = network, 2 = block).
-    public static func find(deviceID wanted: UInt32) -> VirtioMMIO? {
+    public static func find(deviceID wanted: UInt32) -> VirtioMMIO? { find(deviceID: wanted, index: 0) }
+
+    public static func find(deviceID wanted: UInt32, index: Int) -> VirtioMMIO? {
+        var seen = 0
         for slot in 0..<slotCount {
             let transport = VirtioMMIO(base: firstSlot + UInt(slot) * slotSize, slot: slot)
             guard transport.read(magic) == 0x7472_6976, transport.read(deviceID) == wanted else { continue }
@@ -60,7 +63,8 @@ public struct VirtioMMIO: VirtioTransport {
                 print("virtio: device at slot \(slot) is a legacy (version 1) transport; start QEMU with -global virtio-mmio.force-legacy=false")
                 continue
             }
-            return transport
+            if seen == index { return transport }
+            seen += 1
         }
         return nil
     }

@@ -14,6 +14,9 @@ public protocol VirtioTransport {
     /// The first device with virtio device ID `deviceID` (1 network, 2 block) that this transport can
     /// drive; nil when there is none (a device it cannot drive is reported on the console).
     static func find(deviceID: UInt32) -> Self?
+    /// The `index`th such device (0 is the first), for drivers of devices that come several to a VM
+    /// (virtio-9p: one per shared folder).
+    static func find(deviceID: UInt32, index: Int) -> Self?
 
     /// Resets the device and agrees on features: the result is `wanted` ∩ offered, which must contain
     /// `required` and VERSION_1. Nil (and the device marked FAILED) otherwise.

@@ -5,13 +5,14 @@
 // descriptor chain; a socket writes one and reads one). A call checks the reply's tag and type: the
 // type must be the request's + 1 or Rlerror, whose ecode becomes the FileError with the same errno
 // (an errno FileError has no case for is EIO). A transport failure or a malformed reply is EIO; the
-// session is not recovered after it.
+// session goes on (the byte stream is framed by the transport), but the call fails.
 //
 // Fids are numbers the client picks: a counter and a free list, so the numbers in use are exactly the
 // fids the server holds for us (`fidsInUse`). Clunk and remove free the number whatever the reply —
-// the protocol says the fid is gone even when they fail — and a walk that fails leaves its new fid
-// unborn. diod 1.0.24 answers Tunlinkat and Trenameat with EOPNOTSUPP; the first such answer switches
-// the session to Tremove and Trename for good (`legacyNames`).
+// the protocol says the fid is gone even when they fail; a walk that finds no name leaves no fid, and
+// after any other failure its new fid is clunked in case the server holds it. diod 1.0.24 answers
+// Tunlinkat and Trenameat with EOPNOTSUPP; the first such answer switches the session to Tremove and
+// Trename for good (`legacyNames`).
 
 import VFS
 
@@ -113,14 +114,21 @@ final class NinePClient {
         }
     }
 
-    /// Walks `names` (any number; 16 per Twalk) from `fid` to a new fid: the fid and the last qid
-    /// (nil for a clone, no names). A name that is not there is ENOENT and no fid is left behind.
+    /// Walks `names` (any number; at most 16 and msize bytes per Twalk) from `fid` to a new fid: the
+    /// fid and the last qid (nil for a clone, no names). A name that is not there is ENOENT and no fid
+    /// is left behind.
     func walk(_ fid: UInt32, _ names: [[UInt8]]) throws(FileError) -> (fid: UInt32, qid: NinePQid?) {
         let newFid = try allocateFid()
         var start = 0
         var last: NinePQid? = nil
         repeat {
-            let end = min(names.count, start + NineP.maximumWalkNames)
+            var end = start
+            var size = 17                                       // header, fid, newfid, nwname
+            while end < names.count, end - start < NineP.maximumWalkNames,
+                  end == start || size + 2 + names[end].count <= messageSize {
+                size += 2 + names[end].count
+                end += 1
+            }
             do throws(FileError) {
                 let request = try NinePRequest.walk(fid: start == 0 ? fid : newFid, newFid: newFid, names: names[start ..< end])
                 var reply = try call(request, .walk)
@@ -128,8 +136,9 @@ final class NinePClient {
                 guard qids.count == end - start else { throw .noEntry }
                 last = qids.last ?? last
             } catch {
-                // The first Twalk failing leaves newfid unborn; a later one leaves it where it was.
-                if start == 0 { releaseFid(newFid) } else { clunk(newFid) }
+                // A first Twalk that finds no name leaves newfid unborn; after anything else (a later
+                // Twalk, a reply we could not read) the server may hold it, so it is clunked.
+                if start == 0 && error == .noEntry { releaseFid(newFid) } else { clunk(newFid) }
                 throw error
             }
             start = end

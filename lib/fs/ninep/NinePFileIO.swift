@@ -82,7 +82,10 @@ extension NinePFileSystem {
     }
 
     public func sync(_ id: NodeID) throws(FileError) {
-        // Tfsync needs an opened fid (diod and QEMU fsync the descriptor behind it).
+        // Tfsync needs an opened fid (diod and QEMU fsync the descriptor behind it); only files and
+        // directories are opened on the server.
+        let type = try knownType(id)
+        guard type == .regular || type == .directory else { return }
         let (fid, temporary) = try ioFid(id, writing: false)
         defer { if temporary { client.clunk(fid) } }
         try client.sync(fid)
@@ -104,7 +107,7 @@ extension NinePFileSystem {
             for entry in batch {
                 offset = entry.offset
                 if entry.name == [0x2E] || entry.name == [0x2E, 0x2E] { continue }
-                page.append(DirectoryEntry(name: entry.name, node: entry.qid.path, type: Self.type(of: entry),
+                page.append(DirectoryEntry(name: entry.name, node: entry.qid.path, type: Self.fileType(of: entry),
                                            cookie: table.cookie(resumingAt: entry.offset)))
                 if page.count == limit { break reading }
             }
@@ -118,7 +121,7 @@ extension NinePFileSystem {
     }
 
     /// An entry's type from its d_type, or from its qid when the server does not know (DT_UNKNOWN).
-    static func type(of entry: NinePDirectoryEntry) -> FileType {
+    static func fileType(of entry: NinePDirectoryEntry) -> FileType {
         switch entry.type {
         case 1: .fifo
         case 2: .characterDevice

@@ -98,6 +98,18 @@ public final class NinePFileSystem: FileSystem {
         return try? lookup(directory, name)
     }
 
+    /// Whether `id` is `directory` or above it: found again below, it would make `..` go round for ever
+    /// (a bind mount of an ancestor inside the share, or a hostile server) — ELOOP instead.
+    func isAncestor(_ id: NodeID, of directory: NodeID) -> Bool {
+        var cursor = directory
+        for _ in 0 ..< 4096 {
+            if cursor == id { return true }
+            guard cursor != rootNode, let parent = nodes[cursor]?.parent else { return false }
+            cursor = parent
+        }
+        return true
+    }
+
     // MARK: Names
 
     public func lookup(_ directory: NodeID, _ name: [UInt8]) throws(FileError) -> NodeID {
@@ -110,10 +122,12 @@ public final class NinePFileSystem: FileSystem {
             if error == .noEntry { noteLookup(directory, name, nil) }
             throw error
         }
-        guard let qid = walked.qid else { client.clunk(walked.fid); throw .noEntry }
+        guard let qid = walked.qid, !isAncestor(qid.path, of: directory) else {
+            client.clunk(walked.fid)
+            throw walked.qid == nil ? .noEntry : .loop
+        }
         let id = remember(qid, in: directory, name, fid: walked.fid)
         noteLookup(directory, name, id)
-        trimFiles()
         return id
     }
 
@@ -212,6 +226,7 @@ public final class NinePFileSystem: FileSystem {
     public func rename(_ directory: NodeID, _ name: [UInt8], to newDirectory: NodeID, _ newName: [UInt8]) throws(FileError) {
         try writable()
         let source = child(directory, name)
+        if let source, isAncestor(source, of: newDirectory) { throw .invalid }   // into itself
         let replaced = child(newDirectory, newName)
         if let replaced, replaced != source { prepareOpen(replaced) }
         let directoryFid = try self.directory(directory)
@@ -222,6 +237,7 @@ public final class NinePFileSystem: FileSystem {
         dropWalkFid(source)
         nodes[source]!.parent = newDirectory
         nodes[source]!.name = newName
+        nodes[source]!.named = true
         if nodes[source]!.isDirectory { dropCachedFids() }      // path-keeping servers lose the fids below it
     }
 

@@ -82,7 +82,8 @@ extension NinePFileSystem {
     @discardableResult
     func remember(_ qid: NinePQid, in directory: NodeID, _ name: [UInt8], fid: UInt32?) -> NodeID {
         let id = qid.path
-        guard id != rootNode else {                             // never renamed: it is where it was attached
+        // The root stays where it was attached; an ancestor is never moved below itself (a cycle).
+        guard id != rootNode, !isAncestor(id, of: directory) else {
             if let fid { client.clunk(fid) }
             return id
         }
@@ -100,6 +101,7 @@ extension NinePFileSystem {
         }
         touch(id)
         if let fid { cacheFid(fid, for: id) }
+        trimFiles()
         return id
     }
 
@@ -198,10 +200,12 @@ extension NinePFileSystem {
         return fid
     }
 
-    /// Opens the fid an open node keeps (read-write if it may, else read-only; none if neither works).
+    /// Opens the fid an open directory or regular file keeps (read-write if it may, else read-only; none
+    /// if neither works). A device node or FIFO is never opened on the server.
     func prepareOpen(_ id: NodeID) {
         guard let node = nodes[id], node.retainCount > 0, node.openFid == nil, !node.openTried else { return }
         nodes[id]!.openTried = true
+        if !node.isDirectory && node.type != .regular { return }
         if node.isDirectory {
             nodes[id]!.openFid = try? openFid(id, flags: NineP.readOnly | NineP.directory)
         } else if !isReadOnly, let fid = try? openFid(id, flags: NineP.readWrite) {
@@ -231,7 +235,9 @@ extension NinePFileSystem {
             candidates.append((node.lastUse, id))
         }
         candidates.sort { $0.lastUse < $1.lastUse }
-        for candidate in candidates.prefix(fileEntries - fileEntryLimit / 2) { forget(candidate.id) }
+        // The newest few are the current operation's (and the limit is no use past the open files).
+        let count = max(0, min(fileEntries - fileEntryLimit / 2, candidates.count - 8))
+        for candidate in candidates.prefix(count) { forget(candidate.id) }
     }
 
     /// Keeps the cookie tables of open directories and of the four most recently listed others.
