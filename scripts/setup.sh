@@ -13,6 +13,7 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v redis-benchmark >/dev/null 2>&1 || missing="$missing redis-tools"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"   # loads the kv example's append-only file (interop test)
 command -v cpio >/dev/null 2>&1 || missing="$missing cpio"       # the root file system's archive, both ways
 command -v mke2fs >/dev/null 2>&1 || missing="$missing e2fsprogs"   # ext2 disks the tests read (mke2fs, e2fsck, debugfs)
 [ -x /usr/sbin/diod ] || missing="$missing diod"                  # a 9P2000.L server: the 9p client's tests talk to it

@@ -110,13 +110,22 @@ extension KVStore {
             return
         }
         let before = set.memory
+        // Logged as the SREM of what was popped: a replay must not draw again (AppendOnly.swift).
+        var removal: [ArraySlice<UInt8>] = [ArraySlice("SREM".utf8), a[1]]
         if let count {
             let popped = min(count, set.count)
             RESPReply.arrayHeader(popped, into: &reply)
-            for _ in 0..<popped { RESPReply.bulkString(set.remove(at: random.below(set.count)), into: &reply) }
+            for _ in 0..<popped {
+                let member = set.remove(at: random.below(set.count))
+                if appendOnlyLog != nil { removal.append(member[...]) }
+                RESPReply.bulkString(member, into: &reply)
+            }
         } else {
-            RESPReply.bulkString(set.remove(at: random.below(set.count)), into: &reply)
+            let member = set.remove(at: random.below(set.count))
+            if appendOnlyLog != nil { removal.append(member[...]) }
+            RESPReply.bulkString(member, into: &reply)
         }
+        if appendOnlyLog != nil { propagationOverride = removal.count > 2 ? [removal] : [] }
         keyspace.account(set.memory - before)
         removeIfEmpty(slot, count: set.count)
     }

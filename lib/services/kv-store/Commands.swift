@@ -9,9 +9,9 @@
 import RESP
 
 enum Command {
-    case append, client, command, config, dbsize, decr, decrby, del, echo, exists, expire, flushall, flushdb
+    case append, client, command, config, dbsize, decr, decrby, del, echo, exists, expire, expireat, flushall, flushdb
     case get, getset, hdel, hexists, hget, hgetall, hlen, hmset, hset, incr, incrby, info, keys
-    case llen, lpop, lpush, lrange, mget, mset, persist, pexpire, ping, psetex, pttl, quit, rpop, rpush
+    case llen, lpop, lpush, lrange, mget, mset, persist, pexpire, pexpireat, ping, psetex, pttl, quit, rpop, rpush
     case sadd, scan, scard, select, set, setex, setnx, sismember, smembers, spop, srem, strlen
     case ttl, type, unlink, zadd, zcard, zincrby, zpopmax, zpopmin, zrange, zrem, zscore
 }
@@ -84,6 +84,7 @@ enum CommandTable {
         CommandSpec("echo", .echo, 2, connection, [.fast, .connection], keys: none),
         CommandSpec("exists", .exists, -2, readFast, [.keyspace, .read, .fast], keys: all),
         CommandSpec("expire", .expire, -3, writeFast, [.keyspace, .write, .fast]),
+        CommandSpec("expireat", .expireat, -3, writeFast, [.keyspace, .write, .fast]),
         CommandSpec("flushall", .flushall, -1, [.write], [.keyspace, .write, .slow, .dangerous], keys: none),
         CommandSpec("flushdb", .flushdb, -1, [.write], [.keyspace, .write, .slow, .dangerous], keys: none),
         CommandSpec("get", .get, 2, readFast, [.read, .string, .fast]),
@@ -107,6 +108,7 @@ enum CommandTable {
         CommandSpec("mset", .mset, -3, [.write, .denyOOM], [.write, .string, .slow], keys: (1, -1, 2)),
         CommandSpec("persist", .persist, 2, writeFast, [.keyspace, .write, .fast]),
         CommandSpec("pexpire", .pexpire, -3, writeFast, [.keyspace, .write, .fast]),
+        CommandSpec("pexpireat", .pexpireat, -3, writeFast, [.keyspace, .write, .fast]),
         CommandSpec("ping", .ping, -1, [.fast], [.fast, .connection], keys: none),
         CommandSpec("psetex", .psetex, 4, [.write, .denyOOM], [.write, .string, .slow]),
         CommandSpec("pttl", .pttl, 2, readFast, [.keyspace, .read, .fast]),
@@ -181,6 +183,7 @@ extension KVStore {
         case .echo: RESPReply.bulkString(a[1], into: &reply)
         case .exists: existsCommand(a, &reply)
         case .expire: try expireCommand(a, unit: 1000, &reply)
+        case .expireat: try expireCommand(a, unit: 1000, absolute: true, &reply)
         case .flushall, .flushdb: try flushCommand(a, &reply)
         case .get: try getCommand(a, &reply)
         case .getset: try setCommand(a[1], a[2], SetOptions(get: true), &reply)
@@ -202,6 +205,7 @@ extension KVStore {
         case .mset: try msetCommand(a, &reply)
         case .persist: persistCommand(a, &reply)
         case .pexpire: try expireCommand(a, unit: 1, &reply)
+        case .pexpireat: try expireCommand(a, unit: 1, absolute: true, &reply)
         case .ping: try pingCommand(a, &reply)
         case .pttl, .ttl: ttlCommand(a, milliseconds: command == .pttl, &reply)
         case .quit: RESPReply.ok(into: &reply)

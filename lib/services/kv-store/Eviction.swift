@@ -28,6 +28,7 @@ extension KVStore {
         guard incoming <= limit else { return false }
         while keyspace.memory + incoming > limit {
             guard let victim = evictionVictim() else { return false }
+            if appendOnlyLog != nil { logDeletion(of: keyspace[victim].key) }
             keyspace.remove(at: victim)
             statistics.evictedKeys += 1
         }

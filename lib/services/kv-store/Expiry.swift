@@ -19,6 +19,7 @@ extension KVStore {
     /// Deletes the key in `slot` if it is past its time; true if it did.
     mutating func expireIfNeeded(_ slot: Int) -> Bool {
         guard keyspace.isExpired(slot, now: now) else { return false }
+        if appendOnlyLog != nil { logDeletion(of: keyspace[slot].key) }
         keyspace.remove(at: slot)
         statistics.expiredKeys += 1
         return true
@@ -61,13 +62,14 @@ extension KVStore {
         return milliseconds + now
     }
 
-    /// The absolute time EXPIRE and PEXPIRE compute: any sign, checked for overflow (expireGenericCommand).
-    func expireCommandTime(_ amount: Int64, unit: Int64, command: StaticString) throws(CommandError) -> Int64 {
+    /// The absolute time EXPIRE and PEXPIRE (base `now`) and EXPIREAT and PEXPIREAT (base 0) compute:
+    /// any sign, checked for overflow (expireGenericCommand).
+    func expireCommandTime(_ amount: Int64, unit: Int64, base: Int64, command: StaticString) throws(CommandError) -> Int64 {
         if unit == 1000 && (amount > Int64.max / 1000 || amount < Int64.min / 1000) {
             throw .invalidExpireTime(command)
         }
         let milliseconds = amount * unit
-        guard milliseconds <= Int64.max - now else { throw .invalidExpireTime(command) }
-        return milliseconds + now
+        guard milliseconds <= Int64.max - base else { throw .invalidExpireTime(command) }
+        return milliseconds + base
     }
 }

@@ -61,6 +61,10 @@ public struct KVStore {
     var random: SplitMix64
     /// The time of the command being executed.
     var now: Int64 = 0
+    /// The append-only log (AppendOnly.swift): nil when off; the server drains what is appended.
+    public var appendOnlyLog: [UInt8]? = nil
+    /// What a command asks to log instead of itself (SPOP's SREM), set while it runs.
+    var propagationOverride: [[ArraySlice<UInt8>]]? = nil
 
     struct CommandCounters {
         var calls: UInt64 = 0
@@ -112,12 +116,16 @@ public struct KVStore {
             }
         }
         let start = reply.count
+        propagationOverride = nil
+        var failed = false
         do throws(CommandError) {
             try dispatch(spec.command, arguments, &client, &reply)
         } catch {
             reply.removeSubrange(start...)
             error.write(into: &reply)
+            failed = true
         }
+        if appendOnlyLog != nil && spec.flags.contains(.write) && !failed { logWrite(spec.command, arguments) }
         if configuration.maxMemory > 0 && spec.flags.contains(.write) { _ = makeRoom(for: 0) }   // beyond its estimate
         statistics.commandsProcessed += 1
         counters[index].calls += 1

@@ -126,8 +126,9 @@ extension KVStore {
         ASCIIBytes.equalsIgnoringCase(name, type.name)
     }
 
-    mutating func expireCommand(_ a: Arguments, unit: Int64, _ reply: inout [UInt8]) throws(CommandError) {
-        let command: StaticString = unit == 1000 ? "expire" : "pexpire"
+    /// EXPIRE, PEXPIRE and (`absolute`) EXPIREAT, PEXPIREAT: Redis's expireGenericCommand.
+    mutating func expireCommand(_ a: Arguments, unit: Int64, absolute: Bool = false, _ reply: inout [UInt8]) throws(CommandError) {
+        let command: StaticString = absolute ? (unit == 1000 ? "expireat" : "pexpireat") : (unit == 1000 ? "expire" : "pexpire")
         var nx = false, xx = false, gt = false, lt = false
         for option in a.dropFirst(3) {
             if ASCIIBytes.equalsIgnoringCase(option, "nx") { nx = true }
@@ -144,7 +145,7 @@ extension KVStore {
         if nx && (xx || gt || lt) { throw .message("ERR NX and XX, GT or LT options at the same time are not compatible") }
         if gt && lt { throw .message("ERR GT and LT options at the same time are not compatible") }
         guard let amount = RESPInteger.parse(a[2]) else { throw .notInteger }
-        let when = try expireCommandTime(amount, unit: unit, command: command)
+        let when = try expireCommandTime(amount, unit: unit, base: absolute ? 0 : now, command: command)
         guard let slot = lookup(a[1]) else {
             RESPReply.integer(0, into: &reply)
             return
