@@ -34,6 +34,42 @@ extension ImageSuite {
             try runHostTool(["redis-cli", "-h", host, "-p", "\(port)"] + arguments, timeout: 30).output
         }
 
+        /// appendfsync always: what the server acknowledged is in the file before the reply, so it survives
+        /// SIGKILL of the VM; the next boot replays it (a relative expiry as the absolute time it was).
+        @Test func appendOnlyWritesAcknowledgedWithAlwaysSurviveSIGKILL() throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-aof-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let volume = try VolumeSpec.parse(folder.path + ":/data", index: 0, relativeTo: "/")
+            let product = try ImageHarness.build(ImageHarness.example("kv"))
+            let parameters = ["kv.appendonly=yes", "kv.appendfsync=always"]
+            let first = try RunningImage(product, guestPort: 6379, ready: "kv: ready", kernelParameters: parameters, volumes: [volume])
+            #expect(first.lines.contains { $0.contains("kv: append-only file /data/appendonly.aof: 0 commands replayed, appendfsync always") },
+                    "\(first.lines)")
+            #expect(try cli("127.0.0.1", first.hostPort, ["SET", "greeting", "hello"]) == "OK\n")
+            #expect(try cli("127.0.0.1", first.hostPort, ["RPUSH", "list", "a", "b", "c"]) == "3\n")
+            #expect(try cli("127.0.0.1", first.hostPort, ["SET", "session", "x", "EX", "3600"]) == "OK\n")
+            #expect(try cli("127.0.0.1", first.hostPort, ["INCRBY", "counter", "42"]) == "42\n")
+            first.kill9()
+            let log = (try? String(contentsOf: folder.appendingPathComponent("appendonly.aof"), encoding: .utf8)) ?? ""
+            #expect(log.contains("$6\r\nINCRBY\r\n$7\r\ncounter\r\n$2\r\n42\r\n") && log.contains("PEXPIREAT"), "\(log)")
+            // A crash in the middle of an append: the partial command is dropped at the next boot.
+            let handle = try FileHandle(forWritingTo: folder.appendingPathComponent("appendonly.aof"))
+            handle.seekToEndOfFile()
+            handle.write(Data("*3\r\n$3\r\nSET\r\n$4\r\nlost".utf8))
+            try handle.close()
+            let second = try RunningImage(product, guestPort: 6379, ready: "kv: ready", kernelParameters: parameters, volumes: [volume])
+            defer { second.stop() }
+            #expect(second.lines.contains { $0.contains("the file ends in a partial command") && $0.contains("truncated") }, "\(second.lines)")
+            #expect(second.lines.contains { $0.contains("kv: append-only file /data/appendonly.aof: 5 commands replayed") }, "\(second.lines)")
+            #expect(try cli("127.0.0.1", second.hostPort, ["GET", "greeting"]) == "hello\n")
+            #expect(try cli("127.0.0.1", second.hostPort, ["LRANGE", "list", "0", "-1"]) == "a\nb\nc\n")
+            #expect(try cli("127.0.0.1", second.hostPort, ["GET", "counter"]) == "42\n")
+            let ttl = Int(try cli("127.0.0.1", second.hostPort, ["TTL", "session"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(ttl > 3000 && ttl <= 3600, "the expiry is the absolute time set before the crash: \(ttl)")
+            #expect(try cli("127.0.0.1", second.hostPort, ["EXISTS", "lost"]) == "0\n")
+        }
+
         @Test func redisCliSessionsBehaveAsAgainstRedis() throws {
             #expect(hostToolExists("redis-cli"), "install Debian's redis-tools")
             let (server, host, port, cleanup) = try startServer()

@@ -25,7 +25,7 @@ final class RunningImage: @unchecked Sendable {
     /// bind a host port another process took in the meantime) is started again, up to three times.
     init(_ product: BuildProduct, guestPort: UInt16, ready: String, arguments: [String] = [],
          memory: UInt64? = nil, tap: String? = nil, kernelParameters: [String] = [],
-         alsoForward: [UInt16] = []) throws {
+         alsoForward: [UInt16] = [], volumes: [VolumeSpec] = []) throws {
         for attempt in 1...3 {
             hostPort = Self.freePort()
             extraPorts = [:]
@@ -42,7 +42,8 @@ final class RunningImage: @unchecked Sendable {
                 options.portForwards = [PortForward(hostPort: hostPort, guestPort: guestPort)]
                     + extraPorts.map { PortForward(hostPort: $0.value, guestPort: $0.key) }
             }
-            options.kernelParameters = product.resolved.manifest.parameters + kernelParameters
+            options.kernelParameters = product.resolved.manifest.parameters + kernelParameters + volumes.map(\.kernelParameter)
+            options.volumes = volumes
             options.consoleSink = { [self] line in
                 lock.withLock { collected.append(line) }
                 if line.hasPrefix(ready) { readySignal.signal() }
@@ -71,6 +72,14 @@ final class RunningImage: @unchecked Sendable {
         if let result = lock.withLock({ result }) { return result }
         let pid = lock.withLock { self.pid }
         if pid > 0 { kill(pid, SIGTERM) }
+        return waitForExit()
+    }
+
+    /// Kills QEMU with SIGKILL (a VM that dies mid-work) and waits for it.
+    @discardableResult
+    func kill9() -> RunResult? {
+        let pid = lock.withLock { self.pid }
+        if pid > 0 { kill(pid, SIGKILL) }
         return waitForExit()
     }
 

@@ -6,6 +6,7 @@
 // The database is shared by every connection (one thread serves them all, so no lock is needed).
 
 import Clock
+import Kernel
 import KVStore
 import NetStack
 import NetTCP
@@ -15,9 +16,22 @@ import RESP
 final class Database {
     var store: KVStore
     var nextClientID: UInt64 = 1
+    /// The append-only file, when kv.appendonly=yes (AppendOnlyFile.swift).
+    var appendOnly: AppendOnlyFile? = nil
 
     init(_ store: KVStore) {
         self.store = store
+    }
+
+    /// Writes what the commands so far logged to the append-only file (and fsyncs under `always`)
+    /// before their replies go out. A failed write under `always` stops the server, as Redis does: it
+    /// could no longer promise what it acknowledges.
+    func persist() {
+        guard let file = appendOnly else { return }
+        if !file.write(from: &store) && file.policy == .always {
+            print("kv: cannot recover from an append-only file write error with appendfsync always; exiting")
+            Kernel<TesseraImage>.exit(code: 1)
+        }
     }
 
     /// Milliseconds of Unix time (the wall clock read at boot, advanced by the monotonic clock).
@@ -63,6 +77,7 @@ struct RedisHandler: StreamHandler {
             }
         }
         inbox.removeFirst(consumed)
+        database.persist()
         return close
     }
 

@@ -1,7 +1,7 @@
 // kv: a Redis-compatible key-value server. The command semantics live in the kv-store library (host-
 // tested against Redis 7.0), the protocol in resp; this file configures them, serves every client
 // from one thread with the network stack's StreamServer (RedisHandler.swift), runs active expiry ten
-// times a second (Redis's hz 10), and publishes the server's own metrics next to the kit's when the
+// times a second (Redis's hz 10), keeps an append-only file when asked (AppendOnlyFile.swift), and publishes the server's own metrics next to the kit's when the
 // image selects metrics-exporter (KVMetrics.swift).
 
 import BootArguments
@@ -54,6 +54,9 @@ struct KVServer: Application {
                                         server: KVServerInfo(tcpPort: 6379, startedAt: Database.milliseconds(),
                                                              maxClients: maximumClients),
                                         seed: UInt64.random(in: .min ... .max)))
+        let opened = AppendOnlyFile.open(into: &database.store, now: Database.milliseconds())
+        if opened.failed { return 1 }
+        database.appendOnly = opened.file
         registerKVMetrics(database)
         var serverConfiguration = StreamServerConfiguration(port: 6379)
         serverConfiguration.maximumConnections = maximumClients
@@ -79,9 +82,11 @@ struct KVServer: Application {
                 nextReport = now + reportSeconds * 1_000_000_000
                 print("kv: report: \(server.report())")
             }
+            database.appendOnly?.tick(now: now)
             guard now >= nextExpiry else { return }
             nextExpiry = now + 100_000_000
             _ = database.store.activeExpireCycle(now: Database.milliseconds())
+            database.persist()
             database.store.server.rejectedConnections = UInt64(server.statistics.refused)
         }
     }

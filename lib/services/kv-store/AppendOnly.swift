@@ -59,8 +59,8 @@ extension KVStore {
 
     /// Replays a log: every whole command is executed (logging off). Returns the commands executed and
     /// the bytes they took — less than `bytes.count` when the log ends in a partial command (a crash
-    /// in the middle of an append) or holds bytes that are not RESP (then `problem` says what).
-    public mutating func replay(_ bytes: [UInt8], now: UInt64) -> (commands: Int, validBytes: Int, problem: String?) {
+    /// in the middle of an append: `partialTail`) or holds bytes that are not RESP; `problem` says which.
+    public mutating func replay(_ bytes: [UInt8], now: UInt64) -> (commands: Int, validBytes: Int, problem: String?, partialTail: Bool) {
         let saved = appendOnlyLog
         appendOnlyLog = nil
         defer { appendOnlyLog = saved }
@@ -72,9 +72,9 @@ extension KVStore {
         while consumed < bytes.count {
             switch parser.parse(bytes[consumed...]) {
             case .needMore:
-                return (commands, consumed, "the file ends in a partial command (\(bytes.count - consumed) bytes)")
+                return (commands, consumed, "the file ends in a partial command (\(bytes.count - consumed) bytes)", true)
             case .error:
-                return (commands, consumed, "bytes at offset \(consumed) are not a RESP command")
+                return (commands, consumed, "bytes at offset \(consumed) are not a RESP command", false)
             case .command(let arguments, let used):
                 reply.removeAll(keepingCapacity: true)
                 _ = execute(arguments, client: &client, now: now, reply: &reply)
@@ -82,6 +82,6 @@ extension KVStore {
                 commands += 1
             }
         }
-        return (commands, consumed, nil)
+        return (commands, consumed, nil, false)
     }
 }
