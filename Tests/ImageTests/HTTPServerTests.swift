@@ -15,6 +15,34 @@ extension ImageSuite {
                              ready: "httpd: serving", arguments: arguments)
         }
 
+        /// `--root /www` with a host folder shared read-only: files come from the folder at each request, so a
+        /// change on the host is served at once, without a rebuild; a directory serves its index.html.
+        @Test func httpdServesAHostFolderSharedAsAVolume() throws {
+            let site = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-site-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: site.appendingPathComponent("docs"), withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: site) }
+            try Data("<p>first</p>\n".utf8).write(to: site.appendingPathComponent("index.html"))
+            try Data("docs index\n".utf8).write(to: site.appendingPathComponent("docs/index.html"))
+            let large = Data((0 ..< 300_000).map { UInt8(truncatingIfNeeded: $0 % 251) })
+            try large.write(to: site.appendingPathComponent("blob.bin"))
+            let volume = try VolumeSpec.parse(site.path + ":/www:ro", index: 0, relativeTo: "/")
+            let server = try RunningImage(try ImageHarness.build(ImageHarness.example("httpd")), guestPort: 80, ready: "httpd: serving",
+                                          arguments: ["--quiet", "--root", "/www"], volumes: [volume])
+            defer { server.stop() }
+            #expect(server.lines.contains { $0.contains("httpd: serving the files under /www") }, "\(server.lines)")
+            let url = "http://127.0.0.1:\(server.hostPort)/"
+            #expect(try runHostTool(["curl", "-sS", "--max-time", "20", url]).output == "<p>first</p>\n")
+            #expect(try runHostTool(["curl", "-sS", "--max-time", "20", url + "docs/"]).output == "docs index\n")
+            #expect(try runHostTool(["curl", "-sS", "--max-time", "20", url + "docs"]).output == "docs index\n")
+            let blob = site.path + ".blob"
+            defer { try? FileManager.default.removeItem(atPath: blob) }
+            #expect(try runHostTool(["curl", "-sS", "--max-time", "30", "-o", blob, url + "blob.bin"]).status == 0)
+            #expect((try? Data(contentsOf: URL(fileURLWithPath: blob))) == large)
+            try Data("<p>second</p>\n".utf8).write(to: site.appendingPathComponent("index.html"))
+            #expect(try runHostTool(["curl", "-sS", "--max-time", "20", url]).output == "<p>second</p>\n", "a host change is served at once")
+            #expect(try runHostTool(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "missing.html"]).output == "404")
+        }
+
         @Test func curlGetsThePageAndHeadGetsItsHeadersOnly() throws {
             #expect(hostToolExists("curl"), "install Debian's curl package")
             let server = try startServer(arguments: [])
