@@ -143,7 +143,9 @@ extension ImageSuite.MonitorTests {
         let (status, errors) = server.stop()
         let console = server.console
         #expect(!console.contains("panic"), "\(console.suffix(2000))")
-        #expect(result.opened >= 500, "the flood opened only \(result.opened) connections")
+        // 626 before httpd carried the file tree and the 9p client for --root volumes (about 180 KB of a
+        // 2 MiB VM); 433 after (docs/network.md).
+        #expect(result.opened >= 380, "the flood opened only \(result.opened) connections")
         #expect(result.latencies.count >= 20)
         let worst = result.latencies.map { $0 ?? 99 }.max() ?? 99
         #expect(worst < 1.0, "a real client waited \(worst) s: \(result.latencies)\n\(console.suffix(1500))")

@@ -19,6 +19,6 @@ extension StreamServer {
             + "request-timeouts \(s.closedRequestTimeout) idle-closed \(s.closedIdle) memory-closed \(s.closedMemory) "
             + "heap-in-use \(heap.inUseBytes) heap-peak \(heap.peakInUseBytes) available \(SystemMemory.available) "
             + "tcp-buffers \(stack.bufferMemory?.used ?? 0) syn-refused-memory \(tcp.memoryRefusals) "
-            + "listen-overflows \(tcp.listenOverflows) orphans \(stack.orphanedConnections) time-wait \(timeWait)"
+            + "listen-overflows \(tcp.listenOverflows) syn-cookies \(tcp.synCookiesSent)/\(tcp.synCookiesAccepted) orphans \(stack.orphanedConnections) time-wait \(timeWait)"
     }
 }

@@ -55,6 +55,9 @@ public struct TCPConfiguration: Sendable {
     public var sendBufferSize = 32 * 1024
     /// The largest segment we accept (advertised in the MSS option): interface MTU - 40.
     public var maximumSegmentSize = 1460
+    /// Answer SYNs with SYN cookies once a listener's backlog is full (SynCookies.swift), as Linux's
+    /// tcp_syncookies=1 does; off, such SYNs are dropped.
+    public var synCookies = true
     /// Disables Nagle's algorithm (RFC 896, RFC 1122 4.2.3.4): small segments go out at once.
     public var noDelay = false
     public var timestamps = true

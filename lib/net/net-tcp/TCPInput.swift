@@ -70,6 +70,30 @@ extension TCPConnection {
         return connection
     }
 
+    /// A connection made from a returning SYN cookie (SynCookies.swift): the peer's ACK of a SYN-ACK we
+    /// sent without keeping state. It starts in SYN-RECEIVED with the SYN-ACK counted as sent, so that
+    /// processing the ACK itself (and any data it carries) makes it ESTABLISHED; no window scaling,
+    /// timestamps or SACK (the SYN-ACK offered none), the MSS the cookie carried.
+    public static func acceptCookie(_ ack: TCPSegment, local: TCPEndpoint, remote: TCPEndpoint,
+                                    initialSequence: SequenceNumber, segmentSize: Int,
+                                    configuration: TCPConfiguration, now: UInt64) -> TCPConnection {
+        var connection = TCPConnection(state: .synReceived, local: local, remote: remote,
+                                       initialSequence: initialSequence, configuration: configuration, now: now)
+        connection.initialReceiveSequence = ack.sequence + -1
+        connection.receiveNext = ack.sequence
+        connection.windowScalingEnabled = false
+        connection.sendWindowShift = 0
+        connection.receiveWindowShift = 0
+        connection.sendSegmentSize = max(64, min(segmentSize, configuration.maximumSegmentSize))
+        connection.congestion = CongestionControl(segmentSize: connection.sendSegmentSize)
+        connection.sendNext = initialSequence + 1
+        connection.sendMaximum = initialSequence + 1
+        connection.sendWindow = Int(ack.header.window)
+        connection.largestSendWindow = connection.sendWindow
+        connection.sendWindowUpdateSequence = ack.sequence + -1
+        return connection
+    }
+
     /// Applies the options of the peer's SYN (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and 3.2).
     mutating func negotiate(_ options: TCPOptions) {
         if configuration.windowScaling, let shift = options.windowScale {

@@ -3,7 +3,8 @@
 // Arriving segments are checked (TCPPacket: lengths and options; TCPRepr: checksum) and looked up by
 // (local port, remote address, remote port) in a dictionary. A segment for no connection goes to a
 // listener on its port: a SYN opens a connection in SYN-RECEIVED if the listener's backlog has room
-// (otherwise it is dropped and counted, so the peer retries, as Linux does), an ACK is answered with RST,
+// (otherwise it is answered with a SYN cookie, SynCookies.swift — or, with cookies off, dropped and
+// counted so the peer retries), an ACK that returns a valid cookie completes a connection, any other ACK is answered with RST,
 // anything else dropped — and so is a SYN that arrives while the buffer budget or the image's memory
 // is short (`admissionReserve`, counted as memoryRefusals) even after resetting orphans (connections
 // the application closed that still wait for the peer, oldest first); with no listener either, the CLOSED-state rules answer with RST (RFC 9293
@@ -47,6 +48,8 @@ public struct TCPStatistics: Equatable, Sendable {
     public var segmentsIn = 0, segmentsOut = 0, malformed = 0, badChecksum = 0
     public var resetsSent = 0, activeOpens = 0, passiveOpens = 0, listenOverflows = 0, timeWaitReused = 0
     public var timeWaitRecycled = 0, closedPortSegments = 0
+    /// SYN cookies sent (backlog full), returned and valid, returned and invalid (dropped or reset).
+    public var synCookiesSent = 0, synCookiesAccepted = 0, synCookiesRejected = 0
     /// SYNs dropped because the connection-buffer budget or the image's memory was short.
     public var memoryRefusals = 0
     /// Orphans reset to admit a new connection; closes that became resets because data was unread.
@@ -107,6 +110,9 @@ public struct TCPStack {
     public var admissionReserve = 16 * 1024
     public internal(set) var statistics = TCPStatistics()
     var sequenceGenerator: InitialSequenceGenerator
+    let synCookies: SynCookies
+    /// SYN-ACKs carrying cookies, sent on the next `poll` (stateless: at most 64 wait).
+    var cookieReplies: [(remote: TCPEndpoint, header: TCPRepr)] = []
     var slots: [Slot] = []
     var lookup: [ConnectionKey: Int] = [:]
     var listeners: [(port: UInt16, backlog: Int)] = []
@@ -124,6 +130,7 @@ public struct TCPStack {
         self.localAddress = localAddress
         self.configuration = configuration
         sequenceGenerator = InitialSequenceGenerator(key: secret)
+        synCookies = SynCookies(key: secret)
         nextEphemeralPort = 49152 &+ UInt16(truncatingIfNeeded: secret.0 % 16384)
     }
 
@@ -326,6 +333,10 @@ public struct TCPStack {
         if let listener = listeners.first(where: { $0.port == header.destinationPort }) {
             if header.flags.contains(.rst) { return }
             if header.flags.contains(.ack) {
+                if configuration.synCookies && !header.flags.contains(.syn) && acceptCookie(segment, listener: listener, remote: remote,
+                                                                                          destination: destination, now: now) {
+                    return
+                }
                 if let reply = resetReply(to: segment) { queueReset(to: remote, reply) }
                 return
             }
@@ -335,7 +346,15 @@ public struct TCPStack {
                 statistics.memoryRefusals += 1
                 return
             }
-            guard pendingCounts[listener.port, default: 0] < listener.backlog, let index = allocateSlot() else {
+            guard pendingCounts[listener.port, default: 0] < listener.backlog else {
+                if configuration.synCookies {
+                    sendCookie(answering: segment, local: TCPEndpoint(destination, header.destinationPort), remote: remote, now: now)
+                } else {
+                    statistics.listenOverflows += 1
+                }
+                return
+            }
+            guard let index = allocateSlot() else {
                 statistics.listenOverflows += 1
                 return
             }
@@ -353,6 +372,11 @@ public struct TCPStack {
 
     /// Runs every connection's timers and output; `transmit(remote, header, data)` sends one segment.
     public mutating func poll(now: UInt64, transmit: (TCPEndpoint, TCPRepr, UnsafeRawBufferPointer) -> Bool) {
+        while let reply = cookieReplies.first {
+            guard transmit(reply.remote, reply.header, UnsafeRawBufferPointer(start: nil, count: 0)) else { break }
+            cookieReplies.removeFirst()
+            statistics.segmentsOut += 1
+        }
         while let reset = resets.first {
             guard transmit(reset.remote, reset.header, UnsafeRawBufferPointer(start: nil, count: 0)) else { break }
             resets.removeFirst()
@@ -386,6 +410,7 @@ public struct TCPStack {
 
     /// The earliest time `poll` has work: a timer, or now when output is still owed.
     public var nextDeadline: UInt64? {
+        if !cookieReplies.isEmpty { return 1 }
         var earliest: UInt64? = nil
         for slot in slots where slot.connection != nil {
             let deadline = slot.dirty ? 1 : slot.deadline
@@ -486,6 +511,73 @@ public struct TCPStack {
         slots[index].listenerPort = nil
         slots[index].accepted = false
         slots[index].released = false
+    }
+
+    /// Answers a SYN with a SYN-ACK whose sequence number is a cookie, keeping nothing (SynCookies.swift).
+    mutating func sendCookie(answering syn: TCPSegment, local: TCPEndpoint, remote: TCPEndpoint, now: UInt64) {
+        guard cookieReplies.count < 64 else {
+            statistics.listenOverflows += 1
+            return
+        }
+        let cookie = synCookies.cookie(local: local, remote: remote, clientSequence: syn.sequence,
+                                       offeredSegmentSize: syn.header.options.maximumSegmentSize, now: now)
+        var options = TCPOptions()
+        options.maximumSegmentSize = UInt16(configuration.maximumSegmentSize)
+        let header = TCPRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: cookie.rawValue,
+                             acknowledgmentNumber: (syn.sequence + 1).rawValue, flags: [.syn, .ack],
+                             window: UInt16(min(configuration.receiveBufferSize, 65535)), options: options)
+        cookieReplies.append((remote, header))
+        statistics.synCookiesSent += 1
+    }
+
+    /// An ACK for a listening port with no connection: when it returns a valid cookie, the connection it
+    /// completes is made (ESTABLISHED, queued for accept) and the segment processed. False when it is
+    /// not a cookie of ours (the caller answers as for any stray ACK).
+    mutating func acceptCookie(_ segment: TCPSegment, listener: (port: UInt16, backlog: Int), remote: TCPEndpoint,
+                               destination: IPv4Address, now: UInt64) -> Bool {
+        let local = TCPEndpoint(destination, segment.header.destinationPort)
+        let cookie = segment.acknowledgment + -1
+        guard let segmentSize = synCookies.check(local: local, remote: remote, clientSequence: segment.sequence + -1,
+                                                 cookie: cookie, now: now) else {
+            statistics.synCookiesRejected += 1
+            return false
+        }
+        guard hasMemoryForConnection else {
+            statistics.memoryRefusals += 1
+            return true
+        }
+        // A full backlog is full of the flood's embryonic connections: the oldest makes room for a peer
+        // that proved it can receive our segments. With none (all established, not yet accepted), the
+        // ACK is dropped and the peer retries, as Linux does when the accept queue is full.
+        if pendingCounts[listener.port, default: 0] >= listener.backlog {
+            var oldest: Int? = nil
+            for index in slots.indices where slots[index].listenerPort == listener.port && !slots[index].accepted
+                && slots[index].connection?.state == .synReceived {
+                if oldest == nil || slots[index].created < slots[oldest!].created { oldest = index }
+            }
+            guard let victim = oldest else {
+                statistics.listenOverflows += 1
+                return true
+            }
+            free(victim)
+        }
+        guard let index = allocateSlot() else {
+            statistics.listenOverflows += 1
+            return true
+        }
+        var connection = TCPConnection.acceptCookie(segment, local: local, remote: remote, initialSequence: cookie,
+                                                    segmentSize: Int(segmentSize), configuration: configuration, now: now)
+        let before = connection.statistics
+        let reply = connection.process(segment, now: now)
+        statistics.absorb(before, connection.statistics)
+        install(connection, at: index, listenerPort: listener.port)
+        pendingCounts[listener.port, default: 0] += 1
+        statistics.passiveOpens += 1
+        statistics.synCookiesAccepted += 1
+        if let reply { queueReset(to: remote, reply) }
+        queueIfEstablished(index)
+        freeIfDone(index)
+        return true
     }
 
     mutating func queueReset(to remote: TCPEndpoint, _ header: TCPRepr) {

@@ -73,7 +73,8 @@ enum BuiltInSeries<I: NetworkedImage> {
         for state in TCPState.allCases { connectionGauges.append(try registry.gauge(connections, labelValues: [state.metricName])) }
         let retransmissions = try registry.counter("tessera_tcp_retransmissions_total", help: "TCP segments retransmitted.")
         let events = try registry.counterFamily("tessera_tcp_events_total", help: "TCP events, by kind.", labelNames: ["event"])
-        let eventNames = ["timeout", "fast_retransmit", "challenge_ack", "listen_overflow", "reset_sent", "reset_received", "timed_out"]
+        let eventNames = ["timeout", "fast_retransmit", "challenge_ack", "listen_overflow", "reset_sent", "reset_received", "timed_out",
+                          "syn_cookie_sent", "syn_cookie_accepted", "syn_cookie_rejected"]
         var eventCounters: [Counter] = []
         for event in eventNames { eventCounters.append(try registry.counter(events, labelValues: [event])) }
 
@@ -130,7 +131,8 @@ enum BuiltInSeries<I: NetworkedImage> {
             registry.set(segmentsOut, to: UInt64(tcp.segmentsOut))
             registry.set(retransmissions, to: UInt64(tcp.retransmittedSegments))
             let happened = [tcp.timeouts, tcp.fastRetransmits, tcp.challengeAcks, tcp.listenOverflows, tcp.resetsSent,
-                            tcp.connectionsReset, tcp.connectionsTimedOut]
+                            tcp.connectionsReset, tcp.connectionsTimedOut, tcp.synCookiesSent, tcp.synCookiesAccepted,
+                            tcp.synCookiesRejected]
             for (counter, value) in zip(eventCounters, happened) { registry.set(counter, to: UInt64(value)) }
             let counts = stack.tcpConnectionCounts
             for (gauge, entry) in zip(connectionGauges, counts) { registry.set(gauge, to: Int64(entry.count)) }

@@ -80,6 +80,8 @@ enum NetCommand<I: NetworkedImage> {
         counter(&out, ", passive opens ", tcp.passiveOpens)
         counter(&out, ", resets sent ", tcp.resetsSent)
         counter(&out, ", listen overflows ", tcp.listenOverflows)
+        counter(&out, ", syn cookies sent ", tcp.synCookiesSent)
+        counter(&out, ", accepted ", tcp.synCookiesAccepted)
         counter(&out, ", malformed ", tcp.malformed)
         counter(&out, ", bad checksum ", tcp.badChecksum)
         counter(&out, ", to closed ports ", tcp.closedPortSegments)
