@@ -29,10 +29,11 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 log "== builds"
 swift build --product tessera >&2
 "$TESSERA" build "$APP" --platform kvm -q >&2
+"$TESSERA" build "$APP-ext2" --platform kvm -q >&2
 
 log "== ramfs in the guest vs tmpfs on the host ($RUNS runs)"
 : > "$TMP/guest"
-for _ in $(seq "$RUNS"); do "$TESSERA" run "$APP" --platform kvm -- "$COUNT" "$SIZE" >> "$TMP/guest"; done
+for _ in $(seq "$RUNS"); do "$TESSERA" run "$APP" --platform kvm -m $((SIZE * 3 + 64))M -- "$COUNT" "$SIZE" >> "$TMP/guest"; done
 guest_ops=$(grep create+stat+unlink "$TMP/guest" | awk '{ print $(NF-2) }' | median)
 guest_write=$(grep ': write' "$TMP/guest" | awk '{ print $(NF-1) }' | median)
 guest_read=$(grep ': read' "$TMP/guest" | awk '{ print $(NF-1) }' | median)
@@ -57,7 +58,7 @@ log "== ext2 on the monitor's block device vs the host's file system ($RUNS runs
 for _ in $(seq "$RUNS"); do
     rm -f "$TMP/disk.img"
     mke2fs -q -F -t ext2 -b 4096 "$TMP/disk.img" $((SIZE * 2 + 64))M
-    "$TESSERA" run "$APP" --platform kvm --disk "$TMP/disk.img:/disk" -- "$COUNT" "$SIZE" /disk/bench >> "$TMP/ext2"
+    "$TESSERA" run "$APP-ext2" --platform kvm --disk "$TMP/disk.img:/disk" -- "$COUNT" "$SIZE" /disk/bench >> "$TMP/ext2"
 done
 ext2_ops=$(grep create+stat+unlink "$TMP/ext2" | awk '{ print $(NF-2) }' | median)
 ext2_write=$(grep ': write' "$TMP/ext2" | awk '{ print $(NF-1) }' | median)

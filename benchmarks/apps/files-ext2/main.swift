@@ -1,0 +1,1 @@
+../files/main.swift
