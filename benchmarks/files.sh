@@ -24,6 +24,20 @@ TMP=$(mktemp -d)
 SHM=$(mktemp -d -p /dev/shm)
 trap 'rm -rf "$TMP" "$SHM"' EXIT
 log() { echo "$*" >&2; }
+# COUNT create+stat+unlink cycles per second in FOLDER on the host (python3: three system calls each).
+host_create_stat_unlink() {
+    python3 - "$1" "$COUNT" <<'PY'
+import os, sys, time
+folder, count = sys.argv[1], int(sys.argv[2])
+start = time.perf_counter_ns()
+for index in range(count):
+    path = f"{folder}/f{index}"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    os.stat(path)
+    os.unlink(path)
+print(int(count * 1e9 / (time.perf_counter_ns() - start)))
+PY
+}
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 log "== builds"
@@ -37,18 +51,7 @@ for _ in $(seq "$RUNS"); do "$TESSERA" run "$APP" --platform kvm -m $((SIZE * 3 
 guest_ops=$(grep create+stat+unlink "$TMP/guest" | awk '{ print $(NF-2) }' | median)
 guest_write=$(grep ': write' "$TMP/guest" | awk '{ print $(NF-1) }' | median)
 guest_read=$(grep ': read' "$TMP/guest" | awk '{ print $(NF-1) }' | median)
-host_ops=$(for _ in $(seq "$RUNS"); do python3 - "$SHM" "$COUNT" <<'PY'
-import os, sys, time
-folder, count = sys.argv[1], int(sys.argv[2])
-start = time.perf_counter_ns()
-for index in range(count):
-    path = f"{folder}/f{index}"
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    os.stat(path)
-    os.unlink(path)
-print(int(count * 1e9 / (time.perf_counter_ns() - start)))
-PY
-done | median)
+host_ops=$(for _ in $(seq "$RUNS"); do host_create_stat_unlink "$SHM"; done | median)
 mibps() { awk '/copied/ { for (i = 1; i <= NF; i++) if ($i ~ /s,$/) { s = $(i-1) } } /copied/ { print int($1 / s / 1048576) }'; }
 host_write=$(for _ in $(seq "$RUNS"); do dd if=/dev/zero of="$SHM/big" bs=64K count=$((SIZE * 16)) 2>&1 | mibps; done | median)
 host_read=$(for _ in $(seq "$RUNS"); do dd if="$SHM/big" of=/dev/null bs=64K 2>&1 | mibps; done | median)
@@ -64,18 +67,7 @@ ext2_ops=$(grep create+stat+unlink "$TMP/ext2" | awk '{ print $(NF-2) }' | media
 ext2_write=$(grep ': write' "$TMP/ext2" | awk '{ print $(NF-1) }' | median)
 ext2_read=$(grep ': read' "$TMP/ext2" | awk '{ print $(NF-1) }' | median)
 mkdir -p "$TMP/hostfs"
-disk_ops=$(for _ in $(seq "$RUNS"); do python3 - "$TMP/hostfs" "$COUNT" <<'PY'
-import os, sys, time
-folder, count = sys.argv[1], int(sys.argv[2])
-start = time.perf_counter_ns()
-for index in range(count):
-    path = f"{folder}/f{index}"
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    os.stat(path)
-    os.unlink(path)
-print(int(count * 1e9 / (time.perf_counter_ns() - start)))
-PY
-done | median)
+disk_ops=$(for _ in $(seq "$RUNS"); do host_create_stat_unlink "$TMP/hostfs"; done | median)
 disk_write=$(for _ in $(seq "$RUNS"); do dd if=/dev/zero of="$TMP/hostfs/big" bs=64K count=$((SIZE * 16)) conv=fsync 2>&1 | mibps; done | median)
 disk_read=$(for _ in $(seq "$RUNS"); do dd if="$TMP/hostfs/big" of=/dev/null bs=64K 2>&1 | mibps; done | median)
 host_fs=$(df -T "$TMP" | awk 'NR == 2 { print $2 }')

@@ -42,18 +42,7 @@ final class Ext2Scratch {
         let scratch = try Ext2Scratch(blockSize: blockSize)
         let host = HostSandbox()
         let vfs = VFSSandbox(scratch.ext2)
-        var random = SeededGenerator(state: seed)
-        var history: [String] = []
-        for step in 0 ..< 2000 {
-            let operation = VFSDifferentialTests.randomOperation(&random)
-            let expected = host.run(operation)
-            let actual = vfs.run(operation)
-            history.append("\(operation) → \(expected)")
-            if expected != actual {
-                Issue.record("seed \(seed) step \(step): \(operation): Linux \(expected), ext2 \(actual)\n\(history.suffix(25).joined(separator: "\n"))")
-                return
-            }
-        }
+        guard VFSDifferentialTests.runSideBySide(host, vfs, seed: seed, steps: 2000, label: "ext2") else { return }
         #expect(host.tree() == vfs.tree(), "seed \(seed)")
         try? vfs.fileSystem.close(vfs.directory)
         vfs.fileSystem.shutdown()

@@ -305,18 +305,7 @@ func freshFolder() throws -> String {
         let diod = try Diod(exporting: shared.root)
         defer { diod.stop() }
         let vfs = VFSSandbox(try diod.mount(), existing: true)
-        var random = SeededGenerator(state: seed)
-        var history: [String] = []
-        for step in 0 ..< 1500 {
-            let operation = VFSDifferentialTests.randomOperation(&random)
-            let expected = host.run(operation)
-            let actual = vfs.run(operation)
-            history.append("\(operation) → \(expected)")
-            if expected != actual {
-                Issue.record("seed \(seed) step \(step): \(operation): Linux \(expected), 9p \(actual)\n\(history.suffix(25).joined(separator: "\n"))")
-                return
-            }
-        }
+        guard VFSDifferentialTests.runSideBySide(host, vfs, seed: seed, steps: 1500, label: "9p") else { return }
         #expect(host.tree() == vfs.tree() && shared.tree() == vfs.tree(), "seed \(seed)")
     }
 

@@ -226,22 +226,29 @@ struct SeededGenerator: RandomNumberGenerator {
         }
     }
 
-    @Test(arguments: Array(1 ... 16) as [UInt64])
-    func randomSequencesGiveTheHostsResultsAndErrno(seed: UInt64) {
-        let host = HostSandbox()
-        let vfs = VFSSandbox()
+    /// Runs `steps` random operations from `seed` on both sides; records the first difference (with the
+    /// 25 operations before it) and returns false, or true when every result and errno was the host's.
+    static func runSideBySide(_ host: HostSandbox, _ vfs: VFSSandbox, seed: UInt64, steps: Int, label: String) -> Bool {
         var random = SeededGenerator(state: seed)
         var history: [String] = []
-        for step in 0 ..< 3000 {
-            let operation = Self.randomOperation(&random)
+        for step in 0 ..< steps {
+            let operation = randomOperation(&random)
             let expected = host.run(operation)
             let actual = vfs.run(operation)
             history.append("\(operation) → \(expected)")
             if expected != actual {
-                Issue.record("seed \(seed) step \(step): \(operation): Linux \(expected), VFS \(actual)\n\(history.suffix(25).joined(separator: "\n"))")
-                return
+                Issue.record("seed \(seed) step \(step): \(operation): Linux \(expected), \(label) \(actual)\n\(history.suffix(25).joined(separator: "\n"))")
+                return false
             }
         }
+        return true
+    }
+
+    @Test(arguments: Array(1 ... 16) as [UInt64])
+    func randomSequencesGiveTheHostsResultsAndErrno(seed: UInt64) {
+        let host = HostSandbox()
+        let vfs = VFSSandbox()
+        guard Self.runSideBySide(host, vfs, seed: seed, steps: 3000, label: "VFS") else { return }
         #expect(host.tree() == vfs.tree(), "seed \(seed)")
     }
 

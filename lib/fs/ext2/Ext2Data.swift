@@ -125,18 +125,8 @@ extension Ext2FileSystem {
             }
             done += chunk
         }
-        if done > 0 {
-            let end = offset + UInt64(done)
-            if end > inode.size { inode.size = end }
-            if end > 0x7FFF_FFFF && superblock.readOnlyCompatible & Superblock.largeFile == 0 {
-                superblock.readOnlyCompatible |= Superblock.largeFile
-                try writeSuperblock(state: nil)
-            }
-        }
-        let now = clock()
-        inode.modificationTime = now
-        inode.changeTime = now
-        try writeInode(node, inode)
+        if done > 0 { inode.size = max(inode.size, offset + UInt64(done)) }
+        try sizeChanged(node, &inode)
         if done == 0, let failure { throw failure }
         return done
     }
@@ -216,7 +206,12 @@ extension Ext2FileSystem {
             }
         }
         inode.size = size
-        if size > 0x7FFF_FFFF && superblock.readOnlyCompatible & Superblock.largeFile == 0 {
+        try sizeChanged(node, &inode)
+    }
+
+    /// After a write or truncation: LARGE_FILE set when the file passed 2 GiB, times, the inode written.
+    func sizeChanged(_ node: NodeID, _ inode: inout Inode) throws(FileError) {
+        if inode.size > 0x7FFF_FFFF && superblock.readOnlyCompatible & Superblock.largeFile == 0 {
             superblock.readOnlyCompatible |= Superblock.largeFile
             try writeSuperblock(state: nil)
         }
