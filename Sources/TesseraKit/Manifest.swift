@@ -22,7 +22,7 @@ public struct Manifest: Sendable {
     public static let defaultMemory: UInt64 = 8 << 20
     /// The top-level keys, in documentation order.
     public static let keys = ["name", "app", "platform", "memory", "arguments", "parameters", "libraries", "use",
-                              "library-paths", "files", "rootfs", "devices"]
+                              "library-paths", "files", "rootfs", "devices", "mounts"]
     static let appKeys = ["sources", "type"]
 
     public struct App: Sendable {
@@ -70,6 +70,8 @@ public struct Manifest: Sendable {
     public var filesFolder: Located<String>?
     /// The files `files:` embeds, as scanned when the manifest was loaded; nil without `files:`.
     public var files: EmbeddedFileSet?
+    /// `mounts:`: where the disk and host folders appear in the guest (MountDeclaration.swift).
+    public var mounts: [MountDeclaration]
     /// `rootfs:` as written, with its location; nil when the image's `/` starts empty.
     public var rootfsFolder: Located<String>?
     /// The tree `rootfs:` packs (a cpio archive unpacked into `/` at boot), as scanned at load.
@@ -231,6 +233,20 @@ public struct Manifest: Sendable {
                 } else {
                     devices.append(DeviceDeclaration(name: name, kind: kind, location: pair.key.location))
                 }
+            }
+        }
+
+        mounts = []
+        if let node = fields["mounts"], let pairs = reader.stringMapping(node, key: "mounts") {
+            let blockDevices = devices.filter { $0.kind == .block }.map(\.name)
+            for pair in pairs {
+                guard let mount = MountDeclaration.parse(path: pair.key, value: pair.value, manifestDirectory: directory,
+                                                         blockDevices: blockDevices, into: &reader.diagnostics) else { continue }
+                if case .disk = mount.source, mounts.contains(where: { $0.source == mount.source }) {
+                    reader.diagnostics.error("the disk is mounted twice ('\(mount.guestPath)'); a disk has one mount point", at: mount.location)
+                    continue
+                }
+                mounts.append(mount)
             }
         }
 

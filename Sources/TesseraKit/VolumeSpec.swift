@@ -13,6 +13,13 @@ public struct VolumeSpec: Equatable, Sendable {
     public var readOnly: Bool
     public var tag: String
 
+    public init(hostPath: String, guestPath: String, readOnly: Bool, tag: String) {
+        self.hostPath = hostPath
+        self.guestPath = guestPath
+        self.readOnly = readOnly
+        self.tag = tag
+    }
+
     /// Parses `HOST_DIR:GUEST_PATH[:ro]`; the host path is made absolute against `directory`.
     public static func parse(_ text: String, index: Int, relativeTo directory: String) throws(AttachmentError) -> VolumeSpec {
         var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)

@@ -193,16 +193,18 @@ struct Run: ParsableCommand {
                 }
                 runOptions.tapDevice = name
             }
-            runOptions.kernelParameters = try kernelParameters(manifest) + attachments.blockParameters
+            runOptions.kernelParameters = try kernelParameters(manifest) + diskParameters(attachments, manifest)
+            var commandLineVolumes: [VolumeSpec] = []
             for (index, text) in volume.enumerated() {
                 do {
-                    runOptions.volumes.append(try VolumeSpec.parse(text, index: index, relativeTo: FileManager.default.currentDirectoryPath))
+                    commandLineVolumes.append(try VolumeSpec.parse(text, index: index, relativeTo: FileManager.default.currentDirectoryPath))
                 } catch {
                     throw ValidationError(error.description)
                 }
             }
-            if !volume.isEmpty && !product.resolved.libraries.contains(where: { $0.name == "share-mount" }) {
-                throw ValidationError("-v: the image does not mount shared folders; add share-mount to `use:` in tessera.yaml")
+            runOptions.volumes = MountDeclaration.volumes(manifest: manifest.mounts, commandLine: commandLineVolumes)
+            if !runOptions.volumes.isEmpty && !product.resolved.libraries.contains(where: { $0.name == "share-mount" }) {
+                throw ValidationError("-v and folder mounts: the image does not mount shared folders; add share-mount to `use:` in tessera.yaml")
             }
             runOptions.kernelParameters += runOptions.volumes.map(\.kernelParameter)
             runOptions.extraQEMUArguments = qemuArg
@@ -211,7 +213,7 @@ struct Run: ParsableCommand {
                     throw ValidationError("--disk: cannot read '\(file)'")
                 }
                 runOptions.diskFile = URL(fileURLWithPath: file).standardizedFileURL.path
-                runOptions.diskReadOnly = attachments.blockReadOnly
+                runOptions.diskReadOnly = diskParameters(attachments, manifest).contains("disk.readonly=1")
             }
             let result = try QEMURunner.run(runOptions) { notice in
                 FileHandle.standardError.write(Data((notice + "\n").utf8))
@@ -255,6 +257,14 @@ extension Run {
         return parameters
     }
 
+    /// The attached disk's mount parameters: its own `:/PATH[:ro]`, else the manifest's `mounts:` entry.
+    func diskParameters(_ attachments: DeviceAttachments, _ manifest: Manifest) -> [String] {
+        guard let (device, _) = attachments.block else { return [] }
+        if attachments.blockMountPoint != nil { return attachments.blockParameters }
+        let declared = MountDeclaration.diskParameters(manifest: manifest.mounts, device: device)
+        return attachments.blockReadOnly ? declared.filter { $0 != "disk.readonly=1" } + ["disk.readonly=1"] : declared
+    }
+
     /// `--platform kvm`: the image runs under Tessera's own monitor (tessera-kvm, a child process).
     func runOnMonitor(_ product: BuildProduct) throws -> Int32 {
         let manifest = product.resolved.manifest
@@ -266,6 +276,9 @@ extension Run {
         var monitorArguments = ["-m", String(memoryBytes)]
         if net.contains("user") {
             throw ValidationError("--net user is QEMU's user networking; under --platform kvm the network is a tap device: --net tap:NAME")
+        }
+        if let folder = manifest.mounts.first(where: { if case .folder = $0.source { return true } else { return false } }) {
+            throw ValidationError("tessera.yaml mounts a host folder at \(folder.guestPath), which needs QEMU's virtio-9p; under --platform kvm put the files on an ext2 disk (mke2fs -t ext2 -d HOST_DIR disk.img 64M) and mount the disk there instead")
         }
         guard volume.isEmpty else {
             throw ValidationError("-v shares a folder over virtio-9p, which only QEMU provides; under --platform kvm put the files on an ext2 disk (mke2fs -t ext2 -d HOST_DIR disk.img 64M) and attach it with --disk disk.img:/PATH")
@@ -279,7 +292,7 @@ extension Run {
         }
         if let (device, tap) = attachments.net { monitorArguments += ["--net", "\(device)=tap:\(tap)"] }
         if let (device, file) = attachments.block { monitorArguments += ["--block", "\(device)=\(file)"] }
-        for parameter in parameters + attachments.blockParameters { monitorArguments += ["-e", parameter] }
+        for parameter in parameters + diskParameters(attachments, manifest) { monitorArguments += ["-e", parameter] }
         monitorArguments += [product.image.path, "--"] + (arguments.isEmpty ? manifest.arguments : arguments)
         return try MonitorRunner.run(arguments: monitorArguments, debugImage: product.debugImage)
     }

@@ -53,5 +53,29 @@ extension ImageSuite {
             let noLibrary = try tessera(["run", "examples/hello", "-v", "/tmp:/www"])
             #expect(noLibrary.status != 0 && noLibrary.stderr.contains("add share-mount to `use:`"), "\(noLibrary.stderr)")
         }
+
+        /// `mounts:` in the manifest: the disk at /data and the app's site/ folder at /www (read-only),
+        /// with no mount point on --disk and no -v; a -v for /www replaces the manifest's folder.
+        @Test func manifestMountsPlaceTheDiskAndAFolderWithoutOptions() throws {
+            let image = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-mounts-\(UUID().uuidString).img").path
+            defer { try? FileManager.default.removeItem(atPath: image) }
+            #expect(try runHostTool(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", image, "4M"]).status == 0)
+            let result = try tessera(["run", "Tests/ImageTests/Apps/mounts", "--disk", image])
+            #expect(result.status == 0, "stdout: \(result.stdout) stderr: \(result.stderr)")
+            #expect(result.stdout.contains("ext2-mount: ext2 (read-write, 1024-byte blocks) mounted at /data"), "\(result.stdout)")
+            #expect(result.stdout.contains("share-mount: 9p volume 'vol0' (read-only) mounted at /www"), "\(result.stdout)")
+            #expect(result.stdout.contains("$ cat /www/index.html\n<p>from the manifest mount</p>\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("write: /www/new: Read-only file system"), "\(result.stdout)")
+            #expect(result.stdout.contains("$ cat /data/written\nyes"), "\(result.stdout)")
+            #expect(try runHostTool(["e2fsck", "-fn", image]).status == 0)
+            // The command line wins: -v for /www replaces the manifest's folder.
+            let other = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-mounts-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: other) }
+            try Data("<p>from -v</p>\n".utf8).write(to: other.appendingPathComponent("index.html"))
+            let replaced = try tessera(["run", "Tests/ImageTests/Apps/mounts", "--disk", image, "-v", other.path + ":/www"])
+            #expect(replaced.stdout.contains("$ cat /www/index.html\n<p>from -v</p>\n"), "\(replaced.stdout)")
+            #expect(replaced.stdout.contains("share-mount: 9p volume 'vol0' (read-write) mounted at /www"), "\(replaced.stdout)")
+        }
     }
 }

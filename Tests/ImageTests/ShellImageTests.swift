@@ -13,8 +13,13 @@ private struct ShellClient {
     /// Everything before the first prompt (telnet offer and greeting).
     let greeting: [UInt8]
 
-    init(port: UInt16) throws {
+    static let token = "correct-horse-battery"
+
+    init(port: UInt16, token: String = ShellClient.token) throws {
         client = try RawClient(port: port, timeoutSeconds: 20)
+        let ask = Array("token: ".utf8)
+        _ = client.receive { $0.count >= ask.count && Array($0.suffix(ask.count)) == ask }
+        client.send(Array((token + "\r\n").utf8))
         let prompt = Array(Self.prompt.utf8)
         greeting = client.receive { $0.count >= prompt.count && Array($0.suffix(prompt.count)) == prompt }
     }
@@ -70,10 +75,31 @@ private final class SerialConsole {
 
 extension ImageSuite {
     @Suite struct ShellImageTests {
+        /// The TCP shell is off unless turned on with a port and a token; a wrong token ends the connection.
+        @Test func theTCPShellNeedsATokenAndRefusesAWrongOne() throws {
+            let product = try ImageHarness.build(ImageHarness.testApp("shell"))
+            let withoutToken = try RunningImage(product, guestPort: 2323, ready: "shellapp: ready", kernelParameters: ["shell.port=2323"])
+            #expect(withoutToken.lines.contains { $0.contains("shell.port=2323 needs shell.token=SECRET") }, "\(withoutToken.lines)")
+            #expect(!withoutToken.lines.contains { $0.contains("shell on TCP port") })
+            withoutToken.stop()
+            let image = try RunningImage(product, guestPort: 2323, ready: "shellapp: ready",
+                                         kernelParameters: ["shell.port=2323", "shell.token=\(ShellClient.token)"])
+            defer { image.stop() }
+            let client = try RawClient(port: image.hostPort, timeoutSeconds: 20)
+            let ask = Array("token: ".utf8)
+            #expect(client.receive { $0.count >= ask.count && Array($0.suffix(ask.count)) == ask } == ask)
+            client.send(Array("correct-horse-batterx\r\n".utf8))
+            let answer = String(decoding: client.receive(), as: UTF8.self)
+            #expect(answer == "wrong token\r\n", "the connection closes after the refusal, with no prompt: \(answer.debugDescription)")
+            client.close()
+            let shell = try ShellClient(port: image.hostPort)             // the right token still works
+            #expect(shell.run("greet tcp").contains("\nhello, tcp\n"))
+        }
+
         @Test func theShellAnswersEveryCommandOverTCPAndHaltEndsTheImage() throws {
             let product = try ImageHarness.build(ImageHarness.testApp("shell"))
             let image = try RunningImage(product, guestPort: 2323, ready: "shellapp: ready",
-                                         kernelParameters: ["shell.port=2323"])
+                                         kernelParameters: ["shell.port=2323", "shell.token=\(ShellClient.token)"])
             defer { image.stop() }
             let shell = try ShellClient(port: image.hostPort)
             #expect(Array(shell.greeting.prefix(6)) == [255, 251, 1, 255, 251, 3])       // WILL ECHO, WILL SGA
@@ -115,7 +141,7 @@ extension ImageSuite {
             #expect(network.contains(/connections: .*established 1/))
 
             let log = shell.run("log")
-            #expect(log.contains("tessera: shell on TCP port 2323 (telnet)\nshellapp: ready\n"))
+            #expect(log.contains("tessera: shell on TCP port 2323 (telnet, token required, cleartext)\nshellapp: ready\n"))
             #expect(shell.run("log 1") == "log 1\nshellapp: ready\n\(ShellClient.prompt)")
 
             #expect(shell.run("metrics").contains("\nmetrics library not selected\n"))

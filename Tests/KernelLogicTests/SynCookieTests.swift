@@ -89,7 +89,8 @@ import Testing
         _ = peer.take()
         #expect(peer.stack.statistics.synCookiesSent >= 2900, "at most 64 wait between polls")
         #expect(peer.stack.connectionCounts.reduce(0) { $0 + $1.count } == 2, "only the two half-open entries")
-        // Thirty of the senders complete: each gets a connection, the flood's embryos make room.
+        // Thirty of the senders complete: connections until the accept queue (as long as the backlog) is
+        // full; the rest are dropped and their peers retry, as on Linux. The SYN queue is not involved.
         for (port, cookie) in cookies {
             peer.peerPort = port
             let index = UInt32(port - 10_000)
@@ -98,7 +99,21 @@ import Testing
         var accepted = 0
         while peer.stack.accept(port: 80) != nil { accepted += 1 }
         #expect(accepted == 2, "the backlog (2) bounds what waits for accept; the rest retry")
+        #expect(peer.stack.connectionCounts.first { $0.state == .synReceived }?.count == 2, "the flood's half-open entries stay")
         #expect(peer.stack.statistics.synCookiesAccepted == 2 && peer.stack.statistics.listenOverflows == 28)
+    }
+
+    @Test func aFullAcceptQueueDropsTheSynEvenWithCookies() {
+        var peer = TCPHarness()
+        try! peer.stack.listen(port: 80, backlog: 1)
+        peer.peerPort = 50001
+        peer.deliver(flags: .syn)
+        let iss = peer.take()[0].sequence
+        peer.peerNext = 1_001
+        peer.deliver(flags: .ack, acknowledgment: iss &+ 1)          // established, not accepted
+        peer.peerPort = 50002
+        peer.deliver(flags: .syn)
+        #expect(peer.take().isEmpty && peer.stack.statistics.listenOverflows == 1 && peer.stack.statistics.synCookiesSent == 0)
     }
 
     @Test func withCookiesOffAFullBacklogDropsTheSyn() {

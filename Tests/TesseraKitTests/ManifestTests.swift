@@ -87,7 +87,7 @@ import TesseraKit
         let error = try #require(expectSingleError { try Manifest.load(path: path) })
         #expect((error.line, error.column) == (3, 1))
         #expect(error.message == "unknown key 'platfrom'; valid keys: app, arguments, devices, files, libraries, library-paths, "
-                + "memory, name, parameters, platform, rootfs, use")
+                + "memory, mounts, name, parameters, platform, rootfs, use")
     }
 
     @Test func unknownKeyInAppListsAppKeys() throws {

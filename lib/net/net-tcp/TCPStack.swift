@@ -122,6 +122,8 @@ public struct TCPStack {
     var freeSlots: [Int] = []
     /// Per listening port: established connections not yet accepted, oldest first (slot, generation).
     var acceptQueues: [UInt16: [(index: Int, generation: UInt32)]] = [:]
+    /// Per listening port: established connections waiting in the accept queue (valid entries only).
+    var queuedCounts: [UInt16: Int] = [:]
     /// Per listening port: connections (embryonic or established) not yet accepted, for the backlog.
     var pendingCounts: [UInt16: Int] = [:]
 
@@ -164,6 +166,7 @@ public struct TCPStack {
             slots[entry.index].queued = false
             slots[entry.index].accepted = true
             pendingCounts[port, default: 1] -= 1
+            queuedCounts[port, default: 1] -= 1
             return handle(entry.index)
         }
         return nil
@@ -182,6 +185,7 @@ public struct TCPStack {
         guard let port = slots[index].listenerPort, !slots[index].accepted, !slots[index].queued,
               slots[index].connection?.state.isSynchronized == true else { return }
         slots[index].queued = true
+        queuedCounts[port, default: 0] += 1
         acceptQueues[port, default: []].append((index, slots[index].generation))
     }
 
@@ -346,7 +350,15 @@ public struct TCPStack {
                 statistics.memoryRefusals += 1
                 return
             }
-            guard pendingCounts[listener.port, default: 0] < listener.backlog else {
+            // Two queues, each as long as the backlog (as Linux keeps them): the accept queue of
+            // established connections the application has not taken — full, the SYN is dropped, cookies
+            // or not, and the peer retries — and the SYN queue of half-open ones — full, SYN cookies.
+            let queued = queuedCounts[listener.port, default: 0]
+            guard queued < listener.backlog else {
+                statistics.listenOverflows += 1
+                return
+            }
+            guard pendingCounts[listener.port, default: 0] - queued < listener.backlog else {
                 if configuration.synCookies {
                     sendCookie(answering: segment, local: TCPEndpoint(destination, header.destinationPort), remote: remote, now: now)
                 } else {
@@ -503,6 +515,7 @@ public struct TCPStack {
         if let connection = slots[index].connection {
             lookup[ConnectionKey(localPort: connection.local.port, remote: connection.remote)] = nil
             if let port = slots[index].listenerPort, !slots[index].accepted { pendingCounts[port, default: 1] -= 1 }
+            if let port = slots[index].listenerPort, slots[index].queued { queuedCounts[port, default: 1] -= 1 }
             freeSlots.append(index)
         }
         slots[index].connection = nil
@@ -546,20 +559,11 @@ public struct TCPStack {
             statistics.memoryRefusals += 1
             return true
         }
-        // A full backlog is full of the flood's embryonic connections: the oldest makes room for a peer
-        // that proved it can receive our segments. With none (all established, not yet accepted), the
-        // ACK is dropped and the peer retries, as Linux does when the accept queue is full.
-        if pendingCounts[listener.port, default: 0] >= listener.backlog {
-            var oldest: Int? = nil
-            for index in slots.indices where slots[index].listenerPort == listener.port && !slots[index].accepted
-                && slots[index].connection?.state == .synReceived {
-                if oldest == nil || slots[index].created < slots[oldest!].created { oldest = index }
-            }
-            guard let victim = oldest else {
-                statistics.listenOverflows += 1
-                return true
-            }
-            free(victim)
+        // The connection goes to the accept queue, not the SYN queue: only a full accept queue drops the
+        // ACK (the peer retransmits), as Linux does.
+        guard queuedCounts[listener.port, default: 0] < listener.backlog else {
+            statistics.listenOverflows += 1
+            return true
         }
         guard let index = allocateSlot() else {
             statistics.listenOverflows += 1
