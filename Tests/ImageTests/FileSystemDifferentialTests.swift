@@ -2,7 +2,8 @@
 // symlink, readlink, stat, lstat, truncate, write, append, O_EXCL, read, O_DIRECTORY, listing — the
 // error cases included) run on the host's Linux and, in one guest, on ramfs (/tmp), on ext2 over
 // virtio-blk (--disk) and on 9p over virtio-9p (-v): every result and errno must be the host's. The
-// ext2 disk passes e2fsck -fn afterwards and the 9p folder holds what the host's run left.
+// ext2 disk passes e2fsck -fn afterwards and the 9p folder holds what the host's run left. Both the
+// virtio-mmio drivers (microvm) and the virtio-pci ones (pc) are exercised.
 
 import Foundation
 import Glibc
@@ -88,7 +89,9 @@ extension ImageSuite {
             }
         }
 
-        @Test func oneScriptGivesTheHostsResultsOnRamfsExt2And9p() throws {
+        /// On microvm (virtio-mmio) and pc (virtio-pci: virtio-blk-pci and virtio-9p-pci).
+        @Test(arguments: ["qemu-microvm", "qemu-pc"])
+        func oneScriptGivesTheHostsResultsOnRamfsExt2And9p(platform: String) throws {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fsdiff-\(UUID().uuidString)")
             let hostBase = work.appendingPathComponent("host"), share = work.appendingPathComponent("share")
             try FileManager.default.createDirectory(at: hostBase, withIntermediateDirectories: true)
@@ -98,16 +101,16 @@ extension ImageSuite {
             let expected = Self.hostResults(in: hostBase.path)
             let image = work.appendingPathComponent("disk.img").path
             #expect(try runHostTool(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", image, "16M"]).status == 0)
-            let result = try tessera(["run", "Tests/ImageTests/Apps/fsdiff", "--disk", image + ":/disk", "-v", share.path + ":/share",
+            let result = try tessera(["run", "Tests/ImageTests/Apps/fsdiff", "--platform", platform, "--disk", image + ":/disk", "-v", share.path + ":/share",
                                       "--", "/tmp/d", "/disk/d", "/share/d"])
             #expect(result.status == 0, "stdout: \(result.stdout) stderr: \(result.stderr)")
             for base in ["/tmp/d", "/disk/d", "/share/d"] {
                 let prefix = "fsdiff " + base + " "
                 let actual = result.stdout.split(separator: "\n").filter { $0.hasPrefix(prefix) }
                     .map { String($0.dropFirst(prefix.count).drop { $0 != ":" }.dropFirst(2)) }
-                #expect(actual.count == Self.script.count, "\(base): \(actual.count) results of \(Self.script.count)")
+                #expect(actual.count == Self.script.count, "\(platform) \(base): \(actual.count) results of \(Self.script.count)")
                 for (index, line) in Self.script.enumerated() where index < actual.count && actual[index] != expected[index] {
-                    Issue.record("\(base) line \(index + 1) `\(line)`: Linux \(expected[index]), guest \(actual[index])")
+                    Issue.record("\(platform) \(base) line \(index + 1) `\(line)`: Linux \(expected[index]), guest \(actual[index])")
                 }
             }
             let check = try runHostTool(["e2fsck", "-fn", image])
