@@ -231,7 +231,25 @@ extension ImageSuite.MonitorTests {
                                            expect: "HTTP/1.1 200"))
             Thread.sleep(forTimeInterval: 0.5)
         }
-        Thread.sleep(forTimeInterval: 2.5)
+        // Afterwards the flood's half-open entries wait for ARP that never answers and retry on their
+        // timers: the guest must sleep, not spin (the monitor's CPU time over 3 s, from /proc).
+        let monitorPID = (try? runHostTool(["pgrep", "-P", String(server.process.processIdentifier)]).output)
+            .flatMap { Int32($0.split(separator: "\n").first ?? "") }
+        func cpuTicks() -> Int? {
+            guard let pid = monitorPID, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+            return user + system
+        }
+        let before = cpuTicks()
+        Thread.sleep(forTimeInterval: 3)
+        let after = cpuTicks()
+        if let before, let after {
+            let share = Double(after - before) / 100 / 3                // clock ticks are 1/100 s
+            #expect(share < 0.25, "the guest used \(share * 100) % of a CPU while idle after the flood")
+            print("syn-flood figures: guest CPU after the flood \(Int(share * 100)) %")
+        }
         let (status, errors) = server.stop()
         let console = server.console
         #expect(!console.contains("panic"), "\(console.suffix(2000))")
