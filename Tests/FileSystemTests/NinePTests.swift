@@ -66,6 +66,12 @@ final class Diod {
     init(exporting folder: String, overTCP: Bool = false) throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/sbin/diod"), "diod is not installed (apt-get install diod)")
         (self.folder, self.overTCP) = (folder, overTCP)
+        // No core files: diod 1.0.24 sometimes dumps core as its client hangs up, and a 280 MB core
+        // would land in the working directory (the repository). Children inherit the soft limit.
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
+        limit.rlim_cur = 0
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/diod")
         (process.standardOutput, process.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice)
         let common = ["-f", "-n", "-c", "/dev/null", "-L", "stderr", "-e", folder]
