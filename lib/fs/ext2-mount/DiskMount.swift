@@ -32,39 +32,39 @@ public final class CachedDisk<Device: BlockDevice>: Ext2Disk {
 
     public var byteCount: UInt64 { cache.blockCount * UInt64(cache.blockSize) }
 
-    public func write(at offset: UInt64, from bytes: UnsafeRawBufferPointer) -> Bool {
-        guard offset <= byteCount, UInt64(bytes.count) <= byteCount - offset else { return false }
+    /// Walks `count` bytes from `offset` block by block: `body(block, within, done, chunk)` for each
+    /// piece (the block's number, the piece's offset in it and in the caller's buffer, its length).
+    func forEachPiece(at offset: UInt64, count: Int, _ body: (UInt64, Int, Int, Int) -> Bool) -> Bool {
+        guard offset <= byteCount, UInt64(count) <= byteCount - offset else { return false }
         let size = UInt64(cache.blockSize)
         var done = 0
-        while done < bytes.count {
+        while done < count {
             let position = offset + UInt64(done)
             let within = Int(position % size)
-            let chunk = min(cache.blockSize - within, bytes.count - done)
-            if chunk < cache.blockSize {
-                guard cache.read(position / size, into: scratch) else { return false }
-            }
-            (scratch.baseAddress! + within).copyMemory(from: bytes.baseAddress! + done, byteCount: chunk)
-            guard cache.write(position / size, from: UnsafeRawBufferPointer(scratch)) else { return false }
+            let chunk = min(cache.blockSize - within, count - done)
+            guard body(position / size, within, done, chunk) else { return false }
             done += chunk
         }
         return true
     }
 
+    public func write(at offset: UInt64, from bytes: UnsafeRawBufferPointer) -> Bool {
+        forEachPiece(at: offset, count: bytes.count) { block, within, done, chunk in
+            // A partial block is read first, so the bytes around the piece are kept.
+            if chunk < cache.blockSize { guard cache.read(block, into: scratch) else { return false } }
+            (scratch.baseAddress! + within).copyMemory(from: bytes.baseAddress! + done, byteCount: chunk)
+            return cache.write(block, from: UnsafeRawBufferPointer(scratch))
+        }
+    }
+
     public func flush() -> Bool { cache.flush() }
 
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard offset <= byteCount, UInt64(buffer.count) <= byteCount - offset else { return false }
-        let size = UInt64(cache.blockSize)
-        var done = 0
-        while done < buffer.count {
-            let position = offset + UInt64(done)
-            let within = Int(position % size)
-            let chunk = min(cache.blockSize - within, buffer.count - done)
-            guard cache.read(position / size, into: scratch) else { return false }
+        forEachPiece(at: offset, count: buffer.count) { block, within, done, chunk in
+            guard cache.read(block, into: scratch) else { return false }
             (buffer.baseAddress! + done).copyMemory(from: scratch.baseAddress! + within, byteCount: chunk)
-            done += chunk
+            return true
         }
-        return true
     }
 }
 
