@@ -69,7 +69,7 @@ start_httpd() {  # $1: memory; prints nothing; waits until the page is served (o
 }
 stop_httpd() { kill $HTTPD 2>/dev/null || true; wait $HTTPD 2>/dev/null || true; }
 
-# ---- nginx on the host, serving the same www/ with one worker ---------------------------------
+# ---- nginx on the host, serving the same rootfs/www/ with one worker ---------------------------------
 NGINX_PORT=18081
 cat >"$TMP/nginx.conf" <<EOF
 worker_processes 1;
@@ -81,7 +81,7 @@ http {
     default_type application/octet-stream;
     types { text/html html; text/css css; text/plain txt; }
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$NGINX_PORT; root $PWD/$APP/www; index index.html; }
+    server { listen 127.0.0.1:$NGINX_PORT; root $PWD/$APP/rootfs/www; index index.html; }
 }
 EOF
 nginx -c "$TMP/nginx.conf"
@@ -117,7 +117,7 @@ IMAGE_BYTES=$(stat -c %s "$APP/.tessera/httpd.elf")
 serves() {  # $1: memory in KiB
     start_httpd "${1}K" || { stop_httpd; return 1; }
     local ok=0
-    for _ in 1 2 3; do curl -s --max-time 5 "$URL" | cmp -s - "$APP/www/index.html" || ok=1; done
+    for _ in 1 2 3; do curl -s --max-time 5 "$URL" | cmp -s - "$APP/rootfs/www/index.html" || ok=1; done
     stop_httpd
     return $ok
 }

@@ -2,16 +2,15 @@
 //
 // The state that flows between stages is explicit: the objects to link (with the library each came
 // from, for `tessera size`), the fingerprints later stages fold into theirs (a library's into the app's,
-// the app's and the embedded files' into the link's), and what was compiled (for tests and logs). Each
+// the app's and the root file system's into the link's), and what was compiled (for tests and logs). Each
 // stage decides from a stamp file whether its inputs changed and otherwise leaves its outputs alone, so
-// an unchanged image rebuilds nothing. A new stage (the root file system, say) is one more case and one
-// more method.
+// an unchanged image rebuilds nothing. A new stage is one more case and one more method.
 
 import Foundation
 
 struct ImageBuild {
     enum Stage: String, CaseIterable {
-        case libraries, embeddedFiles = "embedded-files", rootFileSystem = "root-file-system", app, link
+        case libraries, rootFileSystem = "root-file-system", app, link
     }
 
     let builder: Builder
@@ -27,7 +26,6 @@ struct ImageBuild {
     var fingerprints: [String: String] = [:]
     var compiled: [String] = []
     var linkerScript: URL?
-    var filesFingerprint = ""
     var rootfsFingerprint = ""
     var appFingerprint = ""
     var wiring: URL
@@ -62,7 +60,6 @@ struct ImageBuild {
     mutating func run(_ stage: Stage) throws {
         switch stage {
         case .libraries: try compileLibraries()
-        case .embeddedFiles: try assembleEmbeddedFiles()
         case .rootFileSystem: try packRootFileSystem()
         case .app: try compileApp()
         case .link: try link()
@@ -128,15 +125,6 @@ struct ImageBuild {
         }
     }
 
-    /// The embedded files' table: in the link (and the size report) as part of `embedded-files`.
-    mutating func assembleEmbeddedFiles() throws {
-        guard resolved.libraries.contains(where: { $0.name == EmbeddedFileSet.libraryName }) else { return }
-        let table = try builder.embeddedFiles(resolved.manifest.files ?? .empty, output: output, objects: objects)
-        filesFingerprint = table.fingerprint
-        products.append((EmbeddedFileSet.libraryName, table.object))
-        if table.assembled { compiled.append("\(EmbeddedFileSet.libraryName) (table)") }
-    }
-
     /// The root file system: the `rootfs:` folder as a cpio newc archive (`.tessera/rootfs.cpio`, which
     /// `cpio -t` lists), built into the image's read-only data by `.tessera/rootfs.S` and unpacked into
     /// `/` by `files` at boot. Every image with `files` gets one (empty without `rootfs:`). In the link
@@ -194,7 +182,7 @@ struct ImageBuild {
     mutating func link() throws {
         guard let linkerScript else { throw ToolError("no selected library provides a linker script (*.ld)") }
         let linkStamp = objects.appendingPathComponent("link.stamp")
-        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, filesFingerprint, rootfsFingerprint] + entryFlags)
+        let linkFingerprint = try Fingerprint.of(files: [linkerScript], extra: [appFingerprint, rootfsFingerprint] + entryFlags)
         guard !upToDate(linkStamp, linkFingerprint, outputs: [debugImage, image, map]) else { return }
         builder.log?("linking \(image.lastPathComponent)")
         let toolchain = builder.toolchain

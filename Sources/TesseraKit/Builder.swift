@@ -7,8 +7,8 @@
 //                  x86_64-unknown-none-elf (whole-module, -Osize, one section per function) and assemble
 //                  its .S files; a library is rebuilt only when its sources, the flags or a dependency
 //                  changed, and one compiled for any app is kept in a per-user cache by fingerprint;
-//   embedded-files when the image contains `embedded-files`, generate and assemble the table of the files
-//                  under the manifest's `files:` (content-hashed);
+//   root-file-system  when the image contains `files`, pack the manifest's `rootfs:` folder as a cpio
+//                  newc archive and assemble it into the read-only data (content-hashed);
 //   app            generate the wiring from the selected libraries' templates (one typealias per API
 //                  slot) and compile it with the app's sources as the module `App`;
 //   link           ld.lld with the kernel's linker script, --gc-sections (unused functions of selected
@@ -28,8 +28,8 @@ public struct BuildProduct {
     public var wiring: URL
     /// Each object file and the library (or "app") it came from.
     public var objects: [(library: String, url: URL)]
-    /// What this build compiled: library names, "app", and "embedded-files (table)" when the embedded
-    /// files' table was reassembled (libraries restored from the cache are not listed).
+    /// What this build compiled: library names, "app", and "files (root file system)" when the root
+    /// file system's archive was reassembled (libraries restored from the cache are not listed).
     public var compiledLibraries: [String]
 }
 
@@ -92,29 +92,6 @@ public struct Builder {
         var build = try ImageBuild(builder: self, resolved: resolve(manifestPath: manifestPath, platform: platform))
         for stage in ImageBuild.Stage.allCases { try build.run(stage) }
         return try build.product()
-    }
-
-    /// Writes and assembles the embedded files' table unless its stamp matches: the fingerprint covers
-    /// the generated text (paths in the image and on the host) and every file's contents. Never cached
-    /// across apps: it is this app's data.
-    func embeddedFiles(_ set: EmbeddedFileSet, output: URL, objects: URL) throws
-        -> (object: URL, fingerprint: String, assembled: Bool) {
-        let source = output.appendingPathComponent("embedded_files.S")
-        let object = objects.appendingPathComponent("embedded_files.S.o")
-        let stamp = objects.appendingPathComponent("embedded_files.stamp")
-        let text = EmbeddedFilesAssembly.generate(set)
-        let fingerprint = try Fingerprint.of(files: set.files.map { URL(fileURLWithPath: $0.source) },
-                                             extra: [text, toolchain.identity])
-        if (try? String(contentsOf: stamp, encoding: .utf8)) == fingerprint
-            && FileManager.default.fileExists(atPath: object.path) {
-            return (object, fingerprint, false)
-        }
-        log?("assembling the embedded files (\(set.files.count) files, \(set.totalBytes) bytes)")
-        try text.write(to: source, atomically: true, encoding: .utf8)
-        try invoke(toolchain.clang, ["--target=x86_64-unknown-none-elf", "-c", source.path, "-o", object.path],
-                   what: "assembling \(source.lastPathComponent)")
-        try fingerprint.write(to: stamp, atomically: true, encoding: .utf8)
-        return (object, fingerprint, true)
     }
 
     /// Copies cached files into place; false (and nothing changed that matters) if any is missing.
@@ -185,7 +162,7 @@ public struct Builder {
 
 /// A content hash (FNV-1a, 64-bit) of files and strings, to decide what to rebuild. Bytes are hashed
 /// through a raw buffer: ten times faster than through a generic sequence in debug builds of tessera,
-/// which matters for megabytes of embedded files.
+/// which matters for megabytes of root file system.
 enum Fingerprint {
     static func of(files: [URL], extra: [String]) throws -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325

@@ -2,8 +2,7 @@
 //
 // Roots: every `core: true` library, the implementation chosen for each slot under `libraries:`, the
 // platform library (the one whose `machines` lists the manifest's `platform`), every `use:` entry, and
-// `embedded-files` when the manifest has `files:` (the library that reads the embedded files), and
-// `files` when it has `rootfs:` (the library that unpacks the root file system).
+// `files` when the manifest has `rootfs:` (the library that unpacks the root file system).
 // The closure follows `requires`; when an API library (one with `api:`) enters the image its slot is
 // bound — to the manifest's choice, else the API's default — and the implementation enters too. So a slot
 // is bound only if something in the image needs its API (an unused API costs nothing), and every slot
@@ -183,15 +182,6 @@ private struct Resolver {
                                   + choiceList(useChoices), at: entry.location)
             } else {
                 include(entry.value, at: entry.location, via: "'use'")
-            }
-        }
-        if let files = manifest.filesFolder {
-            let name = EmbeddedFileSet.libraryName
-            if catalog[name] == nil {
-                diagnostics.error("'files' needs the library '\(name)', which is not in the catalog (searched: "
-                                  + "\(catalog.searchPaths.joined(separator: ", ")))", at: files.location)
-            } else {
-                include(name, at: files.location, via: "'files'")
             }
         }
         if let rootfs = manifest.rootfsFolder {

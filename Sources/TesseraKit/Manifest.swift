@@ -3,11 +3,11 @@
 // `Manifest.load(path:)` reads the file, checks every key and value, and throws `Diagnostics` listing all
 // problems with their line and column; nothing about libraries is checked here (slots and library names
 // need the catalog: see LibraryGraph), only what the manifest alone can tell: types, names, memory sizes,
-// the platform, that app sources and library folders exist, and the files `files:` embeds (their names,
-// kinds and total size: EmbeddedFileSet; the builder reads their contents). Values that the graph checks
+// the platform, that app sources and library folders exist, and the `rootfs:` tree (its names, kinds
+// and total size: RootFileSystemArchive; the builder reads their contents). Values that the graph checks
 // later keep their location (`Located`), so its errors point into this file too.
 //
-// Paths: `file` is kept as given; `directory` is its folder; app sources, library paths and `files` are
+// Paths: `file` is kept as given; `directory` is its folder; app sources, library paths and `rootfs` are
 // joined to it, so they stay relative to the current directory when the manifest path was relative.
 // Supported machines live in `Manifest.platforms` only (add `kvm` there).
 
@@ -66,10 +66,6 @@ public struct Manifest: Sendable {
     /// `devices:`: the host devices the image expects attached, by name (`service: net`, `data: block`).
     /// Empty when the manifest declares none (then the slots imply them: see `DeviceAttachments`).
     public var devices: [DeviceDeclaration]
-    /// `files:` as written, with its location; nil when the manifest embeds no files.
-    public var filesFolder: Located<String>?
-    /// The files `files:` embeds, as scanned when the manifest was loaded; nil without `files:`.
-    public var files: EmbeddedFileSet?
     /// `mounts:`: where the disk and host folders appear in the guest (MountDeclaration.swift).
     public var mounts: [MountDeclaration]
     /// `rootfs:` as written, with its location; nil when the image's `/` starts empty.
@@ -250,15 +246,13 @@ public struct Manifest: Sendable {
             }
         }
 
-        filesFolder = nil
-        files = nil
-        if let node = fields["files"], let value = reader.string(node, key: "files") {
-            let located = Located(value, at: reader.location(of: node))
-            filesFolder = located
-            let scan = EmbeddedFileSet.scan(folder: joinPath(directory, value), as: value,
-                                            manifestDirectory: directory)
-            files = scan.set
-            for problem in scan.problems { reader.diagnostics.error(problem, at: located.location) }
+        if let node = fields["files"] {
+            // Retired: the root file system does what `files:` did (and more), and its files are lent
+            // to readers in place, so nothing was lost by folding one into the other.
+            let folder = reader.string(node, key: "files") ?? "FOLDER"
+            reader.diagnostics.error("'files' was retired: put the folder in the root file system instead "
+                                     + "(e.g. 'rootfs: root' with the files under root/\(folder)/) and read them with "
+                                     + "Files.root (contentsInPlace gives them without a copy); see docs/files.md", at: reader.location(of: node))
         }
 
         rootfsFolder = nil

@@ -190,7 +190,7 @@ extension RootFileSystemArchive {
             "    .section .rodata.tessera_rootfs,\"a\",@progbits",
             "    .balign 16",
             "tessera_rootfs_archive:",
-            "    .incbin \(EmbeddedFilesAssembly.quoted(archive))",
+            "    .incbin \(quoted(archive))",
             "tessera_rootfs_archive_end:",
             "    .section .text.tessera_rootfs,\"ax\",@progbits",
             "    .globl tessera_rootfs_archive_get",
@@ -206,5 +206,23 @@ extension RootFileSystemArchive {
             "    ret",
             "    .size tessera_rootfs_archive_size_get, . - tessera_rootfs_archive_size_get",
         ].joined(separator: "\n") + "\n"
+    }
+
+    /// An assembler string literal of `path`'s bytes: [A-Za-z0-9/._+-] as themselves, every other byte
+    /// `\ooo`, so no file name can end the string or reach the C preprocessor (clang preprocesses .S).
+    static func quoted(_ path: String) -> String {
+        var text = "\""
+        for byte in path.utf8 {
+            let plain = (0x61...0x7A).contains(byte) || (0x41...0x5A).contains(byte) || (0x30...0x39).contains(byte)
+                || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+            if plain {
+                text.append(Character(Unicode.Scalar(byte)))
+            } else {
+                let digits = String(byte, radix: 8)
+                text += "\\" + String(repeating: "0", count: 3 - digits.count) + digits
+            }
+        }
+        return text + "\""
     }
 }

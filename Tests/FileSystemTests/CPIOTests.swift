@@ -172,4 +172,83 @@ func hostArchive(_ folder: URL) throws -> [UInt8] {
         _ = archive.withUnsafeBytes { CPIOUnpacker.unpack($0, into: vfs) }
         #expect(try vfs.contents(of: "/ok") == [1, 2, 3])
     }
+
+    /// The root file system's way: the archive outlives the ramfs, whose files point into it.
+    @Test func aLendingUnpackCopiesNothingAndCopiesAPageOnItsFirstWrite() throws {
+        let folder = try makeHostTree()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bytes = try hostArchive(folder)
+        let archive = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        defer { archive.deallocate() }
+        archive.copyMemory(from: bytes.withUnsafeBytes { $0 })
+        let ramfs = RamFileSystem(limit: 1 << 20)
+        let vfs = VirtualFileSystem(root: ramfs)
+        let summary = CPIOUnpacker.unpack(UnsafeRawBufferPointer(archive), into: vfs, lending: true)
+        #expect(summary.problems.isEmpty, "\(summary.problems)")
+        #expect(try describeVFSTree(vfs) == describeHostTree(folder))
+        #expect(ramfs.usedBytes < 16_384, "no file page charged: \(ramfs.usedBytes)")
+        let tool = Array(try Data(contentsOf: folder.appendingPathComponent("bin/tool")))
+        let inPlace = try #require(try vfs.contentsInPlace(Array("/bin/tool".utf8)))
+        #expect(inPlace.baseAddress! >= UnsafeRawPointer(archive.baseAddress!)
+                && inPlace.baseAddress! + inPlace.count <= UnsafeRawPointer(archive.baseAddress! + archive.count))
+        #expect(Array(inPlace) == tool)
+        #expect(try vfs.status("/bin/tool").blocks == Int64((tool.count + 4095) / 4096 * 8), "du counts lent pages")
+        #expect(try vfs.contents(of: "/bin/hardlink") == tool, "the data GNU cpio puts on the last name")
+        #expect(try vfs.contentsInPlace(Array("/bin".utf8)) == nil)
+
+        // One byte written: that page alone is copied and charged; the archive is untouched.
+        let before = ramfs.usedBytes
+        let fd = try vfs.open(Array("/bin/tool".utf8), [.readWrite])
+        #expect(try [UInt8(0xEE)].withUnsafeBytes { try vfs.write(fd, at: 20_490, $0) } == 1)
+        var expected = tool
+        expected[20_490] = 0xEE
+        #expect(ramfs.usedBytes - before == 4096)
+        #expect(try vfs.contents(of: "/bin/tool") == expected)
+        #expect(Array(UnsafeRawBufferPointer(archive)) == bytes, "lent bytes are never written")
+        #expect(try vfs.contentsInPlace(Array("/bin/tool".utf8)) == nil, "changed: read it instead")
+        #expect(try vfs.status("/bin/tool").blocks == Int64((tool.count + 4095) / 4096 * 8))
+
+        // A truncate below the lent bytes and a grow past it read zeros there, as on tmpfs.
+        try vfs.truncate(fd, to: 5000)
+        try vfs.truncate(fd, to: 9000)
+        #expect(try vfs.contents(of: "/bin/tool") == Array(tool[..<5000]) + [UInt8](repeating: 0, count: 4000))
+        try vfs.close(fd)
+        try vfs.unlink("/bin/tool")
+        try vfs.unlink("/bin/hardlink")
+        #expect(ramfs.usedBytes < before, "the copied page went back with the file")
+    }
+
+    /// Random writes, truncates and reads on a lent file agree with a byte array doing the same.
+    @Test func aLentFileBehavesAsAnArrayUnderRandomWritesAndTruncates() throws {
+        var generator = SystemRandomNumberGenerator()
+        let original = (0 ..< 30_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let lent = UnsafeMutableRawBufferPointer.allocate(byteCount: original.count, alignment: 1)
+        defer { lent.deallocate() }
+        lent.copyMemory(from: original.withUnsafeBytes { $0 })
+        for _ in 0 ..< 20 {
+            let vfs = VirtualFileSystem(root: RamFileSystem())
+            let fd = try vfs.open(Array("/f".utf8), [.readWrite, .create])
+            #expect(try vfs.lend(UnsafeRawBufferPointer(lent), to: Array("/f".utf8)))
+            var model = original
+            for _ in 0 ..< 60 {
+                switch Int.random(in: 0 ..< 3, using: &generator) {
+                case 0:
+                    let offset = Int.random(in: 0 ..< 40_000, using: &generator)
+                    let data = (0 ..< Int.random(in: 1 ..< 9000, using: &generator)).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
+                    _ = try data.withUnsafeBytes { try vfs.write(fd, at: Int64(offset), $0) }
+                    if model.count < offset + data.count { model += [UInt8](repeating: 0, count: offset + data.count - model.count) }
+                    model.replaceSubrange(offset ..< offset + data.count, with: data)
+                case 1:
+                    let size = Int.random(in: 0 ..< 40_000, using: &generator)
+                    try vfs.truncate(fd, to: Int64(size))
+                    model = size <= model.count ? Array(model[..<size]) : model + [UInt8](repeating: 0, count: size - model.count)
+                default:
+                    #expect(try vfs.contents(of: "/f") == model)
+                }
+            }
+            #expect(try vfs.contents(of: "/f") == model)
+            #expect(Array(UnsafeRawBufferPointer(lent)) == original)
+            try vfs.close(fd)
+        }
+    }
 }

@@ -8,7 +8,7 @@ import TesseraKit
 
 extension ImageSuite {
     @Suite struct HTTPServerTests {
-        static let indexPage = try! Data(contentsOf: ImageHarness.example("httpd").appendingPathComponent("www/index.html"))
+        static let indexPage = try! Data(contentsOf: ImageHarness.example("httpd").appendingPathComponent("rootfs/www/index.html"))
 
         func startServer(arguments: [String] = ["--quiet"]) throws -> RunningImage {
             try RunningImage(try ImageHarness.build(ImageHarness.example("httpd")), guestPort: 80,
@@ -163,10 +163,10 @@ extension ImageSuite {
 
         @Test func aTenMegabyteFileDownloadsIntact() throws {
             #expect(hostToolExists("curl"), "install Debian's curl package")
-            // A copy of httpd whose www/ holds a 10 MiB file of pseudo-random bytes.
+            // A copy of httpd whose rootfs/www/ holds a 10 MiB file of pseudo-random bytes.
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-httpd-big-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
-            try FileManager.default.createDirectory(at: folder.appendingPathComponent("www"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("rootfs/www"), withIntermediateDirectories: true)
             for file in ["main.swift", "HTTPHandler.swift"] {
                 try FileManager.default.copyItem(at: ImageHarness.example("httpd").appendingPathComponent(file),
                                                  to: folder.appendingPathComponent(file))
@@ -177,7 +177,7 @@ extension ImageSuite {
                 state = state &* 6364136223846793005 &+ 1442695040888963407
                 big[index] = UInt8(truncatingIfNeeded: state >> 56)
             }
-            try Data(big).write(to: folder.appendingPathComponent("www/big.bin"))
+            try Data(big).write(to: folder.appendingPathComponent("rootfs/www/big.bin"))
             let manifest = try String(contentsOf: ImageHarness.example("httpd").appendingPathComponent("tessera.yaml"), encoding: .utf8)
                 .replacingOccurrences(of: "memory: 8M", with: "memory: 24M")
             try manifest.write(to: folder.appendingPathComponent("tessera.yaml"), atomically: true, encoding: .utf8)
@@ -188,7 +188,7 @@ extension ImageSuite {
             let run = try runHostTool(["curl", "-sS", "--max-time", "120", "-o", downloaded.path,
                                        "http://127.0.0.1:\(server.hostPort)/big.bin"], timeout: 150)
             #expect(run.status == 0, "\(run.output)")
-            let sums = try runHostTool(["sha256sum", folder.appendingPathComponent("www/big.bin").path, downloaded.path])
+            let sums = try runHostTool(["sha256sum", folder.appendingPathComponent("rootfs/www/big.bin").path, downloaded.path])
             let digests = sums.output.split(separator: "\n").map { $0.split(separator: " ").first ?? "" }
             #expect(digests.count == 2 && digests[0] == digests[1], "\(sums.output)")
         }

@@ -224,7 +224,7 @@ extension ImageSuite {
                                                     "-e", "ip=\(subnet).2/24", "-e", "gateway=\(subnet).1", "--", "--quiet"],
                                                    ready: "httpd: serving")
             #expect(server.console.contains("on \(subnet).2:80"), "\(server.console)")
-            let index = try Data(contentsOf: ImageHarness.example("httpd").appendingPathComponent("www/index.html"))
+            let index = try Data(contentsOf: ImageHarness.example("httpd").appendingPathComponent("rootfs/www/index.html"))
             let get = try runHostTool(["curl", "-sS", "--max-time", "20", "http://\(subnet).2/"])
             #expect(Data(get.output.utf8) == index)
             let missing = try runHostTool(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "http://\(subnet).2/nothing-here"])

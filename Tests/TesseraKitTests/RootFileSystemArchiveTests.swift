@@ -78,4 +78,38 @@ import Testing
         #expect(bytes.count == 124)
         #expect(String(decoding: bytes[110..<120], as: UTF8.self) == "TRAILER!!!")
     }
+
+    @Test func aTreeAbove256MiBIsRefusedAtLoad() throws {
+        let folder = try makeTree()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let big = folder.appendingPathComponent("big.bin")
+        FileManager.default.createFile(atPath: big.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: big)
+        try handle.truncate(atOffset: UInt64(RootFileSystemArchive.maximumTotalBytes))     // sparse: no disk used
+        try handle.close()
+        let scan = RootFileSystemArchive.scan(folder: folder.path, as: "root", manifestDirectory: "/nonexistent-manifest-dir")
+        #expect(scan.problems.count == 1 && scan.problems[0].hasPrefix("'rootfs' holds ")
+                && scan.problems[0].hasSuffix(" bytes of files, more than the 256 MiB an image may carry"), "\(scan.problems)")
+    }
+
+    @Test func hostPathsReachTheAssemblerEscaped() {
+        let text = RootFileSystemArchive.assembly(archive: "/tmp/we\"ird */ dir\\\n$\u{E9}/rootfs.cpio")
+        #expect(text.contains(#".incbin "/tmp/we\042ird\040\052/\040dir\134\012\044\303\251/rootfs.cpio""#))
+        let incbins = text.split(separator: "\n").filter { $0.contains(".incbin") }
+        #expect(incbins.count == 1 && incbins[0].filter { $0 == "\"" }.count == 2)
+    }
+}
+
+/// `files:` (read-only files embedded beside the root file system) was folded into `rootfs:`; a
+/// manifest that still has it gets a located error that says what to write instead.
+@Suite struct RetiredFilesKeyTests {
+    @Test func theFilesKeyIsALocatedErrorThatNamesTheReplacement() throws {
+        let fixture = try Fixture()
+        try fixture.write("app/www/index.html", "<p>hi</p>")
+        let path = try fixture.app("name: hello\napp: {sources: [main.swift], type: Hello}\nfiles: www\n")
+        let error = try #require(expectSingleError { try Manifest.load(path: path) })
+        #expect((error.line, error.column) == (3, 8))
+        #expect(error.message.hasPrefix("'files' was retired: put the folder in the root file system instead "
+                                        + "(e.g. 'rootfs: root' with the files under root/www/)"), "\(error.message)")
+    }
 }

@@ -1,5 +1,6 @@
-// httpd: a static HTTP/1.1 server over Tessera's network stack, serving the files embedded from www/,
-// or with `--root PATH` the files of a folder of the file tree (e.g. a host folder: -v ./site:/www).
+// httpd: a static HTTP/1.1 server over Tessera's network stack, serving the file tree's /www: the
+// image's own files (rootfs/www, packed into the root file system at build time), or whatever is
+// mounted there (a host folder: `-v ./site:/www`); `--root PATH` serves another folder.
 //
 // One thread serves every connection: the network stack's StreamServer polls the listener and the
 // connections, and HTTPHandler (HTTPHandler.swift) answers the requests. Connections beyond the limit
@@ -14,7 +15,6 @@
 
 import AllocatorAPI
 import Clock
-import EmbeddedFiles
 import Files
 import HTTP
 import Kernel
@@ -31,7 +31,7 @@ struct HTTPServer: Application {
         var idleTimeout: UInt64 = 30
         var reportSeconds: UInt64 = 0
         var port: UInt16 = 80
-        var root: String? = nil
+        var root = "/www"
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -70,20 +70,17 @@ struct HTTPServer: Application {
         HTTPResponseHead.writeError(.serviceUnavailable, into: &configuration.refusal)
         let server: StreamServer<TesseraImage, HTTPHandler>
         do {
-            server = try StreamServer(configuration) { client in HTTPHandler(client: client, log: log, root: root) }
+            server = try StreamServer(configuration) { client in HTTPHandler(client: client, log: log, root: Array(root.utf8)) }
         } catch {
             print("httpd: cannot listen on port \(port): \(error)")
             return 1
         }
-        if let root {
-            guard (try? Files.root.status(root))?.isDirectory == true else {
-                print("httpd: --root " + root + " is not a folder (share one with tessera run -v HOST_DIR:" + root + ")")
-                return 2
-            }
-            print("httpd: serving the files under \(root) on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
-        } else {
-            print("httpd: serving \(EmbeddedFiles.count) files on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
+        guard (try? Files.root.status(root))?.isDirectory == true else {
+            print("httpd: " + root + " is not a folder (put the site in the image's rootfs" + root
+                  + " or share one with tessera run -v HOST_DIR:" + root + ")")
+            return 2
         }
+        print("httpd: serving the files under \(root) on \(network.configuration.address):\(port), at most \(maximumConnections) connections")
         var nextReport = Clock.now() + reportSeconds * 1_000_000_000
         server.run { now in
             guard reportSeconds > 0, now >= nextReport else { return }

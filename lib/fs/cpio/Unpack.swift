@@ -25,8 +25,11 @@ public struct UnpackSummary {
 }
 
 public enum CPIOUnpacker {
-    /// Unpacks `archive` into `vfs` below `root` (an existing directory path, "/" by default).
-    public static func unpack(_ archive: UnsafeRawBufferPointer, into vfs: VirtualFileSystem, at root: [UInt8] = [0x2F]) -> UnpackSummary {
+    /// Unpacks `archive` into `vfs` below `root` (an existing directory path, "/" by default). With
+    /// `lending`, the archive outlives the VFS (an image's read-only data): files whose file system
+    /// can (ramfs) point into it instead of holding a copy.
+    public static func unpack(_ archive: UnsafeRawBufferPointer, into vfs: VirtualFileSystem, at root: [UInt8] = [0x2F],
+                              lending: Bool = false) -> UnpackSummary {
         var summary = UnpackSummary()
         var reader = NewcReader(archive)
         var hardLinks: [UInt64: [UInt8]] = [:]
@@ -46,7 +49,7 @@ public enum CPIOUnpacker {
             let path = relative.isEmpty ? root : join(root, relative)
             do {
                 if !relative.isEmpty { try makeParents(root, relative, vfs: vfs) }
-                try apply(record, at: path, isRoot: relative.isEmpty, vfs: vfs, hardLinks: &hardLinks)
+                try apply(record, at: path, isRoot: relative.isEmpty, vfs: vfs, hardLinks: &hardLinks, lending: lending)
                 summary.entries += 1
                 summary.bytes += record.data.count
             } catch {
@@ -97,7 +100,7 @@ public enum CPIOUnpacker {
     }
 
     static func apply(_ record: NewcRecord, at path: [UInt8], isRoot: Bool, vfs: VirtualFileSystem,
-                      hardLinks: inout [UInt64: [UInt8]]) throws(FileError) {
+                      hardLinks: inout [UInt64: [UInt8]], lending: Bool) throws(FileError) {
         guard let type = FileType(mode: record.mode) else { throw .invalid }
         let permissions = record.mode & 0o7777
         let time = TimeSpec(seconds: Int64(record.modificationTime), nanoseconds: 0)
@@ -117,9 +120,9 @@ public enum CPIOUnpacker {
             let key = UInt64(record.inode) | UInt64(record.deviceMajor & 0xFFF) << 32 | UInt64(record.deviceMinor & 0xFFFFF) << 44
             if record.links > 1, let first = hardLinks[key] {
                 try vfs.link(first, to: path)
-                if record.data.count > 0 { try write(record.data, to: path, vfs: vfs) }
+                if record.data.count > 0 { try write(record.data, to: path, vfs: vfs, lending: lending) }
             } else {
-                try write(record.data, to: path, vfs: vfs)
+                try write(record.data, to: path, vfs: vfs, lending: lending)
                 if record.links > 1 { hardLinks[key] = path }
             }
         case .symbolicLink:
@@ -136,9 +139,10 @@ public enum CPIOUnpacker {
                               modificationTime: time)
     }
 
-    static func write(_ data: UnsafeRawBufferPointer, to path: [UInt8], vfs: VirtualFileSystem) throws(FileError) {
+    static func write(_ data: UnsafeRawBufferPointer, to path: [UInt8], vfs: VirtualFileSystem, lending: Bool) throws(FileError) {
         let fd = try vfs.open(path, [.writeOnly, .create, .truncate], permissions: 0o600)
         defer { try? vfs.close(fd) }
+        if lending, try vfs.lend(data, to: path) { return }
         var done = 0
         while done < data.count {
             let count = try vfs.write(fd, UnsafeRawBufferPointer(rebasing: data[done...]))

@@ -4,7 +4,8 @@
 // the image's `initializeFiles` hook after threads are up (this library's wiring fragment binds it),
 // and `start` makes a ramfs, mounts it at `/`, unpacks the root file system the build packed into the
 // image (the manifest's `rootfs:` folder as a cpio newc archive, `.tessera/rootfs.cpio`; empty without
-// one) into it, adds `/tmp` (mode 1777, as on Linux) if the archive had none, mounts /dev and /proc
+// one) into it — the files' bytes stay in the image and ramfs points at them (copy on write), so a
+// root file system costs its size once, not twice, and unpacks without copying — adds `/tmp` (mode 1777, as on Linux) if the archive had none, mounts /dev and /proc
 // (SystemFiles.swift), and publishes its usage
 // as gauges (`tessera_filesystem_bytes{state}` in the metrics exporter; the shell-files library's `df`).
 // Problems in the archive are printed, one line each, and the rest is unpacked.
@@ -65,7 +66,7 @@ public enum Files {
         let vfs = VirtualFileSystem(root: ramfs, lock: lock)
         let size = _rootfsArchiveSize()
         if size > 0 {
-            let summary = CPIOUnpacker.unpack(UnsafeRawBufferPointer(start: _rootfsArchive(), count: size), into: vfs)
+            let summary = CPIOUnpacker.unpack(UnsafeRawBufferPointer(start: _rootfsArchive(), count: size), into: vfs, lending: true)
             for problem in summary.problems { print("files: root file system: " + problem) }
         }
         if requested == nil { ramfs.limit = ramfs.usedBytes + Int64(availableMemory() / 2) }

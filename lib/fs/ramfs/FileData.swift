@@ -8,7 +8,15 @@
 // an allocation fails it releases what it took and changes nothing. Pages are never moved, so a large
 // file never needs a second copy of itself (an array that doubles would).
 //
-// Ownership: the pages belong to this value; `release` must be called before it is dropped.
+// A file can also start out *borrowing* its bytes (`borrow`): the root file system's files point into
+// the archive in the image's read-only data, which lives as long as the image, so unpacking a 10 MiB
+// root file system copies nothing and costs no ramfs memory. A borrowed page is read in place; the first
+// write to it copies it into an owned page (copy on write), and a truncate below it only shortens the
+// borrowed range. Borrowed bytes are never written. Memory charges count owned pages only; `st_blocks`
+// counts every page that holds data, borrowed or owned, so `du` agrees with what was packed.
+//
+// Ownership: the owned pages belong to this value; `release` must be called before it is dropped.
+// The borrowed bytes belong to whoever lent them and must outlive the file system.
 
 import VFS
 
@@ -35,9 +43,41 @@ struct FileData {
     /// Page index → page; a dictionary, so a write far past the end costs one page, not a table.
     private var pages: [Int: UnsafeMutableRawPointer] = [:]
     private(set) var allocatedPages = 0
+    /// Bytes lent at creation (the file's first `borrowed.count` bytes where no owned page covers them).
+    private var borrowed = UnsafeRawBufferPointer(start: nil, count: 0)
 
     /// Bytes charged against the limit for this file.
     var chargedBytes: Int64 { Int64(allocatedPages * Self.pageSize) }
+
+    /// Pages holding data, owned or borrowed (what `st_blocks` reports).
+    var presentPages: Int {
+        let borrowedPages = (borrowed.count + Self.pageSize - 1) / Self.pageSize
+        guard borrowedPages > 0 else { return allocatedPages }
+        return allocatedPages + borrowedPages - pages.keys.reduce(0) { $0 + ($1 < borrowedPages ? 1 : 0) }
+    }
+
+    /// The whole contents as one run of lent bytes, when the file is still exactly what was lent
+    /// (no owned page, same size): a reader can use them in place, for as long as the lender lives.
+    var lentContents: UnsafeRawBufferPointer? {
+        pages.isEmpty && borrowed.count == size && size > 0 ? borrowed : nil
+    }
+
+    /// Makes an empty file's contents `bytes`, without copying them.
+    mutating func borrow(_ bytes: UnsafeRawBufferPointer) {
+        precondition(size == 0 && pages.isEmpty, "ramfs: only an empty file can borrow its contents")
+        borrowed = bytes
+        size = bytes.count
+    }
+
+    /// Fills `destination` (`count` bytes of page `index` from `within`) from the borrowed bytes, zeros past them.
+    private func readBorrowed(page index: Int, within: Int, count: Int, into destination: UnsafeMutableRawPointer) {
+        let position = index * Self.pageSize + within
+        let available = max(0, min(count, borrowed.count - position))
+        if available > 0 { destination.copyMemory(from: borrowed.baseAddress! + position, byteCount: available) }
+        if available < count {
+            (destination + available).initializeMemory(as: UInt8.self, repeating: 0, count: count - available)
+        }
+    }
 
     func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard offset < size, buffer.count > 0 else { return 0 }
@@ -51,7 +91,7 @@ struct FileData {
             if let page = pages[index] {
                 destination.copyMemory(from: page + within, byteCount: chunk)
             } else {
-                destination.initializeMemory(as: UInt8.self, repeating: 0, count: chunk)
+                readBorrowed(page: index, within: within, count: chunk, into: destination)
             }
             done += chunk
         }
@@ -83,12 +123,13 @@ struct FileData {
                 allocatedPages -= fresh.count
                 throw .noMemory
             }
-            // Zero only what this write will not cover (a page written whole is not zeroed first).
+            // Fill only what this write will not cover (a page written whole is not filled first): with
+            // the borrowed bytes where the page had some (copy on write), zeros elsewhere.
             let pageStart = index * Self.pageSize
             let head = max(0, min(Self.pageSize, offset - pageStart))
             let tail = max(0, min(Self.pageSize, offset + bytes.count - pageStart))
-            if head > 0 { page.initializeMemory(as: UInt8.self, repeating: 0, count: head) }
-            if tail < Self.pageSize { (page + tail).initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSize - tail) }
+            if head > 0 { readBorrowed(page: index, within: 0, count: head, into: page) }
+            if tail < Self.pageSize { readBorrowed(page: index, within: tail, count: Self.pageSize - tail, into: page + tail) }
             pages[index] = page
             fresh.append(index)
             allocatedPages += 1
@@ -108,6 +149,10 @@ struct FileData {
     /// rest of the last page (so a later grow reads zeros). Returns the pages released.
     @discardableResult
     mutating func truncate(to newSize: Int, source: PageSource) -> Int {
+        if newSize < borrowed.count {
+            borrowed = newSize == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
+                                    : UnsafeRawBufferPointer(start: borrowed.baseAddress, count: newSize)
+        }
         if newSize < size {
             let keep = (newSize + Self.pageSize - 1) / Self.pageSize
             var released = 0
@@ -133,6 +178,7 @@ struct FileData {
         for (_, page) in pages { source.release(page) }
         pages = [:]
         allocatedPages = 0
+        borrowed = UnsafeRawBufferPointer(start: nil, count: 0)
         size = 0
     }
 }

@@ -3,9 +3,11 @@
 //
 // Nodes live in a dictionary by number; a file's bytes are 4 KiB pages allocated on first write
 // (FileData: holes cost nothing and read as zeros, a full heap is ENOMEM rather than a panic). The
-// size limit counts allocated pages (as tmpfs does; `st_blocks` reports them), a symbolic link's
+// size limit counts allocated pages (as tmpfs does), a symbolic link's
 // target rounded to 512 bytes, plus 256 bytes per node and per directory entry, so a flood of empty
 // files fills it too; a write or create that would pass it fails with ENOSPC and changes nothing.
+// Files the root file system brought borrow their bytes from the image (`lend`, copy on write; see
+// FileData) and are charged nothing until written; `st_blocks` counts their pages all the same.
 //
 // A directory keeps its names in a dictionary for lookup and their cookies in an append-only array for
 // listing: cookies only grow, a removed name leaves a marked slot that listing skips (compacted when
@@ -305,7 +307,7 @@ public final class RamFileSystem: FileSystem {
             status.blocks = 0                               // a short link lives in the inode, as on tmpfs
         default:
             status.size = Int64(node.data.size)
-            status.blocks = Int64(node.data.allocatedPages * (FileData.pageSize / 512))
+            status.blocks = Int64(node.data.presentPages * (FileData.pageSize / 512))
         }
         status.accessTime = node.accessTime
         status.modificationTime = node.modificationTime
@@ -339,6 +341,18 @@ public final class RamFileSystem: FileSystem {
         }
         touch(node)
         return bytes.count
+    }
+
+    public func lend(_ id: NodeID, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !isReadOnly, let node = nodes[id], node.type == .regular, node.data.size == 0,
+              bytes.count <= Int(Int32.max) * 64 else { return false }
+        node.data.borrow(bytes)
+        return true
+    }
+
+    public func lentContents(_ id: NodeID) -> UnsafeRawBufferPointer? {
+        guard let node = nodes[id], node.type == .regular else { return nil }
+        return node.data.lentContents
     }
 
     public func truncate(_ id: NodeID, to size: Int64) throws(FileError) {

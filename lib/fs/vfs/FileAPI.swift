@@ -88,9 +88,20 @@ extension VirtualFileSystem {
 
     /// A whole file's bytes.
     public func contents(of path: String) throws(FileError) -> [UInt8] {
-        let file = try File(path, in: self)
+        try contents(of: Array(path.utf8))
+    }
+
+    /// A whole file's bytes, the path as bytes.
+    public func contents(of path: [UInt8]) throws(FileError) -> [UInt8] {
+        let file = File(fileSystem: self, descriptor: try open(path, .readOnly))
         defer { try? file.close() }
         return try file.readAll()
+    }
+
+    /// `contentsInPlace` with a String path: a file's bytes without a copy, when it still holds what
+    /// the image's root file system brought; nil otherwise (read it with `contents(of:)`).
+    public func contentsInPlace(_ path: String) throws(FileError) -> UnsafeRawBufferPointer? {
+        try contentsInPlace(Array(path.utf8))
     }
 
     /// Replaces (or creates) a file with `bytes`.

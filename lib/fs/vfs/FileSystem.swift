@@ -157,6 +157,14 @@ public protocol FileSystem: AnyObject {
     /// The file system is leaving the tree (unmount, or the guest shutting down): make it durable and
     /// consistent on its medium (ext2 writes its counts and marks itself cleanly unmounted).
     func unmounted()
+
+    /// Makes the empty regular file `node` hold `bytes` without copying them, if this file system can
+    /// (ramfs can: the root file system's archive in the image's read-only data). The bytes must
+    /// outlive the file system and are never written. False: the caller writes them instead.
+    func lend(_ node: NodeID, _ bytes: UnsafeRawBufferPointer) -> Bool
+    /// The whole contents of `node` in place, when they are one run of lent bytes still unchanged
+    /// (valid as long as the lender: for the root file system, the whole run), else nil.
+    func lentContents(_ node: NodeID) -> UnsafeRawBufferPointer?
 }
 
 extension FileSystem {
@@ -165,4 +173,6 @@ extension FileSystem {
     public func unmounted() {}
     public func sync(_ node: NodeID) throws(FileError) {}
     public func setDevice(_ node: NodeID, _ device: UInt64) throws(FileError) { throw .notPermitted }
+    public func lend(_ node: NodeID, _ bytes: UnsafeRawBufferPointer) -> Bool { false }
+    public func lentContents(_ node: NodeID) -> UnsafeRawBufferPointer? { nil }
 }

@@ -35,6 +35,31 @@ extension VirtualFileSystem {
         try status(Array(path.utf8), follow: follow)
     }
 
+    /// The regular file at `path` (links followed) with its whole contents in place, without a copy,
+    /// when its file system holds them so (ramfs files the root file system brought, unchanged): the
+    /// bytes stay valid for the whole run, even if the file changes later (they are then its old
+    /// contents). nil when the file's bytes must be read instead; errors as stat(2).
+    public func contentsInPlace(_ path: [UInt8]) throws(FileError) -> UnsafeRawBufferPointer? {
+        try locked { () throws(FileError) -> UnsafeRawBufferPointer? in
+            let location = try resolve(path, follow: true)
+            guard try status(location).type == .regular else { return nil }
+            return fileSystem(location).lentContents(location.node)
+        }
+    }
+
+    /// Makes the empty regular file at `path` hold `bytes` without copying them, when its file
+    /// system can (see `FileSystem.lend`); false otherwise (write them instead). For unpacking an
+    /// archive that lives as long as the image.
+    public func lend(_ bytes: UnsafeRawBufferPointer, to path: [UInt8]) throws(FileError) -> Bool {
+        try locked { () throws(FileError) -> Bool in
+            let location = try resolve(path, follow: false)
+            let status = try status(location)
+            guard status.type == .regular, status.size == 0, !bytes.isEmpty else { return false }
+            try writable(location)
+            return fileSystem(location).lend(location.node, bytes)
+        }
+    }
+
     /// mkdir(2).
     public func makeDirectory(_ path: [UInt8], permissions: UInt32 = 0o777, relativeTo directory: Int32? = nil) throws(FileError) {
         try locked { () throws(FileError) in

@@ -1,6 +1,7 @@
-// Embedded files in real images: the guest reads back exactly the host's bytes, an image without
-// `files:` links an empty table, an edited file reassembles and relinks without recompiling the app,
-// and an image that never reads its files carries none of them (--gc-sections drops the table).
+// A root file system's files in real images (what `files:` used to embed): the guest lists and reads
+// back exactly the host's bytes, gets every non-empty file in place (lent from the image, not copied),
+// a written file is read rather than lent afterwards, and an edited file repacks and relinks without
+// recompiling the app.
 
 import Foundation
 import Testing
@@ -8,7 +9,7 @@ import TesseraKit
 
 extension ImageSuite {
     @Suite
-    struct EmbeddedFilesImageTests {
+    struct RootFileSystemFilesTests {
         /// FNV-1a, 32-bit, as Apps/files computes it in the guest.
         static func fnv1a(_ bytes: some Sequence<UInt8>) -> String {
             var hash: UInt32 = 0x811C_9DC5
@@ -32,7 +33,7 @@ extension ImageSuite {
             return ["files: \(paths.count)"] + lines + ["files: ok"]
         }
 
-        /// A copy of the whole app folder (sources, manifest, www/), without build outputs.
+        /// A copy of the whole app folder (sources, manifest, root/), without build outputs.
         static func copyApp(_ app: URL) throws -> URL {
             let folder = FileManager.default.temporaryDirectory
                 .appendingPathComponent("tessera-image-test-\(UUID().uuidString)")
@@ -43,7 +44,7 @@ extension ImageSuite {
 
         @Test func guestReadsEveryFileWithTheHostsLengthAndChecksum() throws {
             let app = ImageHarness.testApp("files")
-            let expected = try Self.expectedLines(app.appendingPathComponent("www"))
+            let expected = try Self.expectedLines(app.appendingPathComponent("root/www"))
             #expect(expected.count == 6)        // four files: text, every byte value, a subfolder, empty
             #expect(expected.contains("file /bytes.bin 256 \(Self.fnv1a(UInt8(0)...UInt8(255)))"))
             let boot = try ImageHarness.boot(try ImageHarness.build(app))
@@ -51,64 +52,25 @@ extension ImageSuite {
             #expect(boot.lines.filter { $0.hasPrefix("file") } == expected, "\(boot.output)")
         }
 
-        @Test func withoutFilesTheLibraryLinksAnEmptyTable() throws {
-            let app = try ImageHarness.copy(ImageHarness.testApp("files"), manifest: """
-                name: files
-                app:
-                  sources: [main.swift]
-                  type: Files
-                use: [embedded-files]
-                """)
-            defer { try? FileManager.default.removeItem(at: app) }
-            let boot = try ImageHarness.boot(try ImageHarness.build(app))
-            #expect(boot.result.exitCode == 0, "\(boot.output)")
-            #expect(boot.lines.filter { $0.hasPrefix("file") } == ["files: 0", "files: ok"], "\(boot.output)")
-        }
-
-        @Test func editingAFileReassemblesAndRelinksWithoutRecompilingTheApp() throws {
+        @Test func editingAFileRepacksAndRelinksWithoutRecompilingTheApp() throws {
             let app = try Self.copyApp(ImageHarness.testApp("files"))
             defer { try? FileManager.default.removeItem(at: app) }
-            let www = app.appendingPathComponent("www")
+            let www = app.appendingPathComponent("root/www")
             #expect(try ImageHarness.build(app).compiledLibraries.contains("app"))
 
             try Data("<p>edited</p>\n".utf8).write(to: www.appendingPathComponent("index.html"))
             let edited = try ImageHarness.build(app)
-            #expect(edited.compiledLibraries == ["embedded-files (table)"])
+            #expect(edited.compiledLibraries == ["files (root file system)"])
             let image = try Data(contentsOf: edited.image)
             #expect(image.range(of: Data("<p>edited</p>\n".utf8)) != nil)
             #expect(try ImageHarness.build(app).compiledLibraries.isEmpty)
 
             try Data("new".utf8).write(to: www.appendingPathComponent("css/new.css"))
             let added = try ImageHarness.build(app)
-            #expect(added.compiledLibraries == ["embedded-files (table)"])
+            #expect(added.compiledLibraries == ["files (root file system)"])
             let boot = try ImageHarness.boot(added)
             #expect(boot.result.exitCode == 0, "\(boot.output)")
             #expect(boot.lines.filter { $0.hasPrefix("file") } == (try Self.expectedLines(www)), "\(boot.output)")
-        }
-
-        @Test func anImageThatNeverReadsItsFilesCarriesNone() throws {
-            let hello = ImageHarness.example("hello")
-            let manifest = try String(contentsOf: hello.appendingPathComponent("tessera.yaml"), encoding: .utf8)
-            let plain = try ImageHarness.copy(hello, manifest: manifest)
-            let withFiles = try ImageHarness.copy(hello, manifest: manifest + "\nfiles: www\n")
-            defer {
-                try? FileManager.default.removeItem(at: plain)
-                try? FileManager.default.removeItem(at: withFiles)
-            }
-            try FileManager.default.createDirectory(at: withFiles.appendingPathComponent("www"),
-                                                    withIntermediateDirectories: true)
-            try Data(repeating: 0xA5, count: 4096).write(to: withFiles.appendingPathComponent("www/blob"))
-            let plainProduct = try ImageHarness.build(plain), filesProduct = try ImageHarness.build(withFiles)
-            #expect(filesProduct.objects.contains { $0.library == "embedded-files" })
-            let symbols = try ELFFile(contentsOf: filesProduct.debugImage).symbols.map(\.name)
-            #expect(!symbols.contains { $0.hasPrefix("tessera_embedded_files") })
-            #expect(try Data(contentsOf: filesProduct.image).range(of: Data(repeating: 0xA5, count: 4096)) == nil)
-            // Not a byte of the files or the table: only the 6-byte `_swift_exceptionPersonality` stub
-            // that every Swift object (so every selected library) brings.
-            let plainTotal = try SizeReport(product: plainProduct).total
-            let filesTotal = try SizeReport(product: filesProduct).total
-            #expect(filesTotal.rodata == plainTotal.rodata && filesTotal.data == plainTotal.data)
-            #expect(filesTotal.text - plainTotal.text <= 16)
         }
     }
 }
